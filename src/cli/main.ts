@@ -1,0 +1,207 @@
+#!/usr/bin/env node
+/**
+ * rcgw — remote-cluster-gateway command line.
+ *
+ *   rcgw start [--config FILE]          run the gateway (default: the embedded config/gateway.yml)
+ *   rcgw check-config [--config FILE]   validate a config file and print the effective summary
+ *   rcgw version | help
+ *
+ * Exit codes: 0 ok, 1 runtime failure (e.g. port in use), 2 invalid config or usage.
+ */
+import { fileURLToPath } from 'node:url'
+import { dirname, resolve } from 'node:path'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { loadConfigFile, ConfigError, type ResolvedRaw } from '../config/load.js'
+import type { GatewayConfig } from '../config/types.js'
+import { ensureDevCertificates } from '../tls/devcerts.js'
+import { createLogger } from '../log.js'
+import { Gateway } from '../gateway/gateway.js'
+import { formatByteSize, formatDuration } from '../config/units.js'
+
+const VERSION = '0.1.0'
+const here = dirname(fileURLToPath(import.meta.url))
+/** dist/cli/main.js and src/cli/main.ts both sit two levels below the package root. */
+export const DEFAULT_CONFIG = resolve(here, '..', '..', 'config', 'gateway.yml')
+
+const USAGE = `usage: rcgw <command> [options]
+
+commands:
+  start [--config FILE]          run the gateway (default config: ${DEFAULT_CONFIG})
+  check-config [--config FILE]   validate a config file and print the effective settings
+  version                        print the version
+  help                           print this help
+`
+
+interface Io {
+  out: (s: string) => void
+  err: (s: string) => void
+}
+
+const stdio: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) }
+
+function parseArgs(argv: string[]): { command: string; config: string } | { error: string } {
+  const [command = 'help', ...rest] = argv
+  let config = process.env.RCGW_CONFIG ?? DEFAULT_CONFIG
+  for (let i = 0; i < rest.length; i++) {
+    const a = rest[i]!
+    if (a === '--config' || a === '-c') {
+      const v = rest[++i]
+      if (v === undefined) return { error: '--config needs a file' }
+      config = resolve(v)
+    } else if (a.startsWith('--config=')) config = resolve(a.slice('--config='.length))
+    else return { error: `unknown argument: ${a}` }
+  }
+  return { command, config }
+}
+
+function autoGenerateHook(io: Io, intoTemp: boolean): (raw: ResolvedRaw) => ResolvedRaw | void {
+  return (raw) => {
+    if (!raw.tls.auto_generate || (existsSync(raw.tls.certificate) && existsSync(raw.tls.key))) return
+    const names = raw.clusters.flatMap((c) => c.server_names)
+    if (intoTemp) {
+      // check-config must not write into the deployment: validate with throw-away certificates instead.
+      const dir = mkdtempSync(join(tmpdir(), 'rcgw-check-'))
+      process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
+      ensureDevCertificates(join(dir, 'gateway.crt'), join(dir, 'gateway.key'), names)
+      io.out(`note: tls.certificate ${raw.tls.certificate} does not exist yet; it will be generated on first start (tls.auto_generate)\n`)
+      return { ...raw, tls: { ...raw.tls, certificate: join(dir, 'gateway.crt'), key: join(dir, 'gateway.key') } }
+    }
+    const r = ensureDevCertificates(raw.tls.certificate, raw.tls.key, names)
+    if (r !== null) {
+      io.err(
+        [
+          '',
+          '━━ rcgw: created a development CA and server certificate (tls.auto_generate) ━━',
+          `  CA certificate:      ${r.caCertPath}`,
+          `  CA SHA-256 fingerprint:`,
+          `    ${r.caFingerprint}`,
+          `  server certificate:  ${r.certPath}`,
+          `  server key:          ${r.keyPath}`,
+          '  Trust the CA on the local cluster with',
+          '    xpack.security.remote_cluster_client.ssl.certificate_authorities',
+          '  For production, set tls.certificate / tls.key to real files and auto_generate: false.',
+          '',
+          '',
+        ].join('\n'),
+      )
+    }
+  }
+}
+
+export function summarize(cfg: GatewayConfig): string {
+  const lines: string[] = []
+  lines.push(`config: ${cfg.source}`)
+  lines.push(`listen: ${cfg.listen.host}:${cfg.listen.port} (TLS 1.2/1.3, client_authentication: ${cfg.tls.clientAuthentication})`)
+  lines.push(`tls certificate: ${cfg.tls.certificatePath} (${cfg.tls.cert.certificates[0]?.subject.replace(/\n/g, ', ')}, valid to ${cfg.tls.cert.certificates[0]?.validTo})`)
+  lines.push(`admin: ${cfg.admin.enabled ? `${cfg.admin.host}:${cfg.admin.port}` : 'disabled'}`)
+  lines.push(
+    `limits: max_header_size ${formatByteSize(cfg.limits.maxHeaderSize)}, max_connections ${cfg.limits.maxConnections}, handshake_timeout ${formatDuration(cfg.limits.handshakeTimeoutMs)}, idle timeout none`,
+  )
+  lines.push(`shutdown: drain_timeout ${formatDuration(cfg.shutdown.drainTimeoutMs)}`)
+  for (const c of cfg.clusters) {
+    lines.push(`cluster ${c.name}${c.isDefault ? ' (default)' : ''}`)
+    lines.push(`  server_names: ${c.serverNames.length ? c.serverNames.join(', ') : '-'}`)
+    lines.push(`  nodes: ${c.nodes.map((n) => n.id).join(', ')}`)
+    lines.push(
+      `  backend_tls: ${c.backendTls.enabled ? `verification_mode ${c.backendTls.verificationMode}, server_name ${c.backendTls.serverName ?? '-'}, CAs ${c.backendTls.ca.length}` : 'disabled (plain TCP)'}`,
+    )
+    lines.push(`  health_check: ${c.healthCheck.enabled ? `every ${formatDuration(c.healthCheck.intervalMs)}, timeout ${formatDuration(c.healthCheck.timeoutMs)}` : 'disabled'}`)
+  }
+  return lines.join('\n') + '\n'
+}
+
+export async function main(argv: string[], io: Io = stdio): Promise<number> {
+  const args = parseArgs(argv)
+  if ('error' in args) {
+    io.err(`rcgw: ${args.error}\n${USAGE}`)
+    return 2
+  }
+  switch (args.command) {
+    case 'help':
+    case '--help':
+    case '-h':
+      io.out(USAGE)
+      return 0
+    case 'version':
+    case '--version':
+      io.out(`rcgw ${VERSION}\n`)
+      return 0
+    case 'check-config': {
+      const cfg = load(args.config, io, true)
+      if (cfg === null) return 2
+      io.out(summarize(cfg))
+      io.out('config ok\n')
+      return 0
+    }
+    case 'start':
+      return start(args.config, io)
+    default:
+      io.err(`rcgw: unknown command "${args.command}"\n${USAGE}`)
+      return 2
+  }
+}
+
+function load(file: string, io: Io, check: boolean): GatewayConfig | null {
+  try {
+    return loadConfigFile(file, { beforeReadingCertificates: autoGenerateHook(io, check) })
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      io.err(`rcgw: invalid config ${file}: ${e.message}\n`)
+      return null
+    }
+    throw e
+  }
+}
+
+async function start(file: string, io: Io): Promise<number> {
+  const cfg = load(file, io, false)
+  if (cfg === null) return 2
+  const log = createLogger(cfg.logging.level)
+  const gateway = new Gateway(cfg, { log })
+  try {
+    await gateway.start()
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException
+    io.err(`rcgw: cannot start: ${err.code === 'EADDRINUSE' ? `address in use (${err.message.replace(/^listen EADDRINUSE: address already in use /, '')})` : err.message}\n`)
+    await gateway.stop(0).catch(() => {})
+    return 1
+  }
+  return new Promise<number>((resolveExit) => {
+    let signals = 0
+    const onSignal = (sig: NodeJS.Signals) => {
+      signals++
+      if (signals > 1) {
+        log.warn({ signal: sig }, 'second signal: exiting without draining')
+        resolveExit(1)
+        return
+      }
+      log.info({ signal: sig }, 'signal received')
+      gateway.stop().then(
+        () => resolveExit(0),
+        (e: unknown) => {
+          log.error({ err: String(e) }, 'error during shutdown')
+          resolveExit(1)
+        },
+      )
+    }
+    process.on('SIGTERM', onSignal)
+    process.on('SIGINT', onSignal)
+  })
+}
+
+const invokedDirectly = process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(import.meta.url)
+if (invokedDirectly) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code
+      // Let pino flush, then exit even if a stray handle remains.
+      setImmediate(() => process.exit(code))
+    },
+    (e: unknown) => {
+      process.stderr.write(`rcgw: fatal: ${(e as Error).stack ?? String(e)}\n`)
+      process.exit(1)
+    },
+  )
+}

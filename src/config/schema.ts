@@ -1,0 +1,167 @@
+/**
+ * The configuration file's shape, validated once at start (zod). Key names are part of the product's interface:
+ * they are documented in the README and in config/gateway.yml, so renaming one is a breaking change.
+ *
+ * Unknown keys are rejected (`strict`) so that a typo such as `max_conections` is reported instead of silently
+ * ignored.
+ */
+import { z } from 'zod'
+import { parseByteSize, parseDuration } from './units.js'
+
+const duration = (opts: { min?: number } = {}) =>
+  z.union([z.string(), z.number()]).transform((v, ctx) => {
+    const ms = parseDuration(v)
+    if (ms === null) {
+      ctx.addIssue({ code: 'custom', message: `invalid duration ${JSON.stringify(v)} (expected e.g. 500ms, 30s, 5m, 1h)` })
+      return z.NEVER
+    }
+    if (opts.min !== undefined && ms < opts.min) {
+      ctx.addIssue({ code: 'custom', message: `must be at least ${opts.min}ms, got ${JSON.stringify(v)}` })
+      return z.NEVER
+    }
+    return ms
+  })
+
+const byteSize = (opts: { min?: number; max?: number } = {}) =>
+  z.union([z.string(), z.number()]).transform((v, ctx) => {
+    const n = parseByteSize(v)
+    if (n === null) {
+      ctx.addIssue({ code: 'custom', message: `invalid size ${JSON.stringify(v)} (expected e.g. 64kb, 16mb)` })
+      return z.NEVER
+    }
+    if (opts.min !== undefined && n < opts.min) {
+      ctx.addIssue({ code: 'custom', message: `must be at least ${opts.min} bytes, got ${JSON.stringify(v)}` })
+      return z.NEVER
+    }
+    if (opts.max !== undefined && n > opts.max) {
+      ctx.addIssue({ code: 'custom', message: `must be at most ${opts.max} bytes, got ${JSON.stringify(v)}` })
+      return z.NEVER
+    }
+    return n
+  })
+
+const port = z.number().int().min(0).max(65535)
+const host = z.string().min(1)
+
+/** `host:port`, `[v6]:port`. */
+export const hostPort = z.string().transform((v, ctx) => {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s[\]]+)):(\d{1,5})$/.exec(v.trim())
+  const p = m ? Number(m[3]) : NaN
+  if (!m || !(p >= 1 && p <= 65535)) {
+    ctx.addIssue({ code: 'custom', message: `invalid address ${JSON.stringify(v)} (expected host:port, e.g. 10.0.0.5:9443)` })
+    return z.NEVER
+  }
+  return { host: (m[1] ?? m[2]) as string, port: p }
+})
+
+/** A DNS name usable as SNI (javax.net.ssl.SNIHostName rules, which Elasticsearch applies to `server_name`). */
+const sniName = z
+  .string()
+  .transform((v) => v.trim().toLowerCase().replace(/\.$/, ''))
+  .refine((v) => /^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$/.test(v), {
+    message: 'not a valid SNI host name (ASCII letters, digits and hyphens in dot-separated labels)',
+  })
+
+const tlsSchema = z
+  .object({
+    certificate: z.string().min(1),
+    key: z.string().min(1),
+    key_passphrase: z.string().optional(),
+    auto_generate: z.boolean().default(false),
+    client_authentication: z.enum(['none', 'optional', 'required']).default('none'),
+    certificate_authorities: z.array(z.string().min(1)).default([]),
+  })
+  .strict()
+
+const backendTlsSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    certificate_authorities: z.array(z.string().min(1)).default([]),
+    verification_mode: z.enum(['full', 'certificate', 'none']).default('full'),
+    server_name: z.string().min(1).optional(),
+    certificate: z.string().min(1).optional(),
+    key: z.string().min(1).optional(),
+  })
+  .strict()
+  .refine((v) => (v.certificate === undefined) === (v.key === undefined), {
+    message: 'certificate and key must be given together',
+  })
+
+const healthCheckSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    interval: duration({ min: 100 }).default(10_000),
+    timeout: duration({ min: 10 }).default(5_000),
+  })
+  .strict()
+
+const clusterSchema = z
+  .object({
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'must be letters, digits, ".", "_" or "-" (used as a metric label)'),
+    server_names: z.array(sniName).default([]),
+    default: z.boolean().default(false),
+    nodes: z.array(hostPort).min(1, 'at least one backend node is required'),
+    backend_tls: backendTlsSchema.default({ enabled: true, certificate_authorities: [], verification_mode: 'full' }),
+    connect_timeout: duration({ min: 1 }).default(10_000),
+    health_check: healthCheckSchema.optional(),
+  })
+  .strict()
+
+export const configSchema = z
+  .object({
+    listen: z
+      .object({ host: host.default('0.0.0.0'), port: port.default(9443) })
+      .strict()
+      .default({ host: '0.0.0.0', port: 9443 }),
+    tls: tlsSchema,
+    admin: z
+      .object({ enabled: z.boolean().default(true), host: host.default('127.0.0.1'), port: port.default(9464) })
+      .strict()
+      .default({ enabled: true, host: '127.0.0.1', port: 9464 }),
+    limits: z
+      .object({
+        // Bound on 23 + variable-header size. The variable header holds the thread-context headers (API key,
+        // subject info, signature with its certificate chain) and the action name; 64kb leaves ample room for a
+        // signature with a few 4096-bit certificates.
+        max_header_size: byteSize({ min: 1024, max: 16 * 1024 * 1024 }).default(65536),
+        max_connections: z.number().int().min(1).default(10000),
+        handshake_timeout: duration({ min: 1 }).default(30_000),
+        max_in_flight_requests: z.number().int().min(1).default(65536),
+      })
+      .strict()
+      .default({ max_header_size: 65536, max_connections: 10000, handshake_timeout: 30_000, max_in_flight_requests: 65536 }),
+    health_check: healthCheckSchema.default({ enabled: true, interval: 10_000, timeout: 5_000 }),
+    logging: z
+      .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .strict()
+      .default({ level: 'info' }),
+    shutdown: z
+      .object({ drain_timeout: duration().default(30_000) })
+      .strict()
+      .default({ drain_timeout: 30_000 }),
+    clusters: z.array(clusterSchema).min(1, 'at least one cluster is required'),
+  })
+  .strict()
+  .superRefine((cfg, ctx) => {
+    const names = new Set<string>()
+    const sni = new Map<string, string>()
+    let defaults = 0
+    cfg.clusters.forEach((c, i) => {
+      if (names.has(c.name)) ctx.addIssue({ code: 'custom', path: ['clusters', i, 'name'], message: `duplicate cluster name "${c.name}"` })
+      names.add(c.name)
+      if (c.default) defaults++
+      c.server_names.forEach((s, j) => {
+        const other = sni.get(s)
+        if (other !== undefined)
+          ctx.addIssue({ code: 'custom', path: ['clusters', i, 'server_names', j], message: `"${s}" is already routed to cluster "${other}"` })
+        sni.set(s, c.name)
+      })
+    })
+    if (defaults > 1) ctx.addIssue({ code: 'custom', path: ['clusters'], message: 'at most one cluster may have default: true' })
+    if (cfg.admin.enabled && cfg.admin.port !== 0 && cfg.admin.port === cfg.listen.port && cfg.admin.host === cfg.listen.host)
+      ctx.addIssue({ code: 'custom', path: ['admin', 'port'], message: 'must differ from listen.port' })
+  })
+
+export type RawConfig = z.output<typeof configSchema>

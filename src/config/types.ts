@@ -1,0 +1,67 @@
+/** Typed, validated configuration (the output of load.ts). Everything downstream reads only these types. */
+import type { X509Certificate } from 'node:crypto'
+
+export interface PemBundle {
+  readonly path: string
+  /** The certificate blocks only, normalised. */
+  readonly pem: string
+  readonly certificates: readonly X509Certificate[]
+}
+
+export interface BackendNodeConfig {
+  readonly host: string
+  readonly port: number
+  /** `host:port`, used as the `node` metric label and in logs. */
+  readonly id: string
+}
+
+export interface BackendTlsConfig {
+  readonly enabled: boolean
+  readonly verificationMode: 'full' | 'certificate' | 'none'
+  readonly serverName: string | undefined
+  readonly ca: readonly PemBundle[]
+  readonly cert: PemBundle | undefined
+  readonly key: Buffer | undefined
+}
+
+export interface HealthCheckConfig {
+  readonly enabled: boolean
+  readonly intervalMs: number
+  readonly timeoutMs: number
+}
+
+export interface ClusterConfig {
+  readonly name: string
+  readonly serverNames: readonly string[]
+  readonly isDefault: boolean
+  readonly nodes: readonly BackendNodeConfig[]
+  readonly connectTimeoutMs: number
+  readonly healthCheck: HealthCheckConfig
+  readonly backendTls: BackendTlsConfig
+}
+
+export interface GatewayConfig {
+  /** Absolute path of the file the config came from. */
+  readonly source: string
+  readonly listen: { readonly host: string; readonly port: number }
+  readonly tls: {
+    readonly certificatePath: string
+    readonly keyPath: string
+    readonly cert: PemBundle
+    readonly key: Buffer
+    readonly passphrase: string | undefined
+    readonly clientAuthentication: 'none' | 'optional' | 'required'
+    readonly clientCas: readonly PemBundle[]
+    readonly autoGenerate: boolean
+  }
+  readonly admin: { readonly enabled: boolean; readonly host: string; readonly port: number }
+  readonly limits: {
+    readonly maxHeaderSize: number
+    readonly maxConnections: number
+    readonly handshakeTimeoutMs: number
+    readonly maxInFlightRequests: number
+  }
+  readonly logging: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' }
+  readonly shutdown: { readonly drainTimeoutMs: number }
+  readonly clusters: readonly ClusterConfig[]
+}
