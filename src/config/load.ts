@@ -9,6 +9,7 @@ import { X509Certificate, createPrivateKey } from 'node:crypto'
 import { parseDocument } from 'yaml'
 import { configSchema, type RawConfig } from './schema.js'
 import type { GatewayConfig, ClusterConfig, PemBundle } from './types.js'
+import { compileJavaPattern, JavaRegexError } from '../auth/jregex.js'
 
 export class ConfigError extends Error {
   constructor(
@@ -42,11 +43,11 @@ export function loadConfigFile(file: string, opts: LoadOptions = {}): GatewayCon
 }
 
 export function loadConfigText(text: string, file: string, opts: LoadOptions = {}): GatewayConfig {
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true })
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true })
   if (doc.errors.length > 0) {
     const err = doc.errors[0]!
     const line = err.linePos?.[0]
-    throw new ConfigError('', `invalid YAML${line ? ` at line ${line.line}, column ${line.col}` : ''}: ${err.message.split('\n')[0]}`, file)
+    throw new ConfigError('', `invalid YAML${line ? ` at line ${line.line}, column ${line.col}` : ''}: ${err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`, file)
   }
   const data: unknown = doc.toJS()
   if (data === null || typeof data !== 'object' || Array.isArray(data)) throw new ConfigError('', 'the config file must be a YAML mapping', file)
@@ -115,6 +116,10 @@ function resolvePaths(c: RawConfig, baseDir: string): RawConfig {
         ...(cl.backend_tls.certificate !== undefined ? { certificate: a(cl.backend_tls.certificate) } : {}),
         ...(cl.backend_tls.key !== undefined ? { key: a(cl.backend_tls.key) } : {}),
       },
+      signing: { ...cl.signing, certificate_authorities: cl.signing.certificate_authorities.map(a) },
+      ...(cl.api_key_lookup !== undefined
+        ? { api_key_lookup: { ...cl.api_key_lookup, certificate_authorities: cl.api_key_lookup.certificate_authorities.map(a) } }
+        : {}),
     })),
   }
 }
@@ -185,9 +190,35 @@ function build(raw: ResolvedRaw, file: string): GatewayConfig {
         cert: bt.certificate !== undefined ? readCertificates(`${k}.certificate`, bt.certificate) : undefined,
         key: bt.key !== undefined ? readKey(`${k}.key`, bt.key, undefined) : undefined,
       },
+      auth: {
+        enabled: c.authentication,
+        signingCas: c.signing.certificate_authorities.map((p, j) => readCertificates(`clusters[${i}].signing.certificate_authorities[${j}]`, p)),
+        signingRequired: c.signing.required,
+        jdk: c.signing.jdk,
+        apiKeys: c.api_keys.map((key) => ({ id: key.id, certificateIdentity: key.certificate_identity ?? null })),
+        lookup:
+          c.api_key_lookup === undefined
+            ? null
+            : {
+                url: c.api_key_lookup.url,
+                apiKey: c.api_key_lookup.api_key,
+                ttlMs: c.api_key_lookup.ttl,
+                negativeTtlMs: c.api_key_lookup.negative_ttl,
+                maxStaleMs: c.api_key_lookup.max_stale,
+                timeoutMs: c.api_key_lookup.timeout,
+                maxLookupsPerSecond: c.api_key_lookup.max_lookups_per_second,
+                maxEntries: c.api_key_lookup.max_entries,
+                ca: c.api_key_lookup.certificate_authorities.map((p, j) =>
+                  readCertificates(`clusters[${i}].api_key_lookup.certificate_authorities[${j}]`, p),
+                ),
+                verificationMode: c.api_key_lookup.verification_mode,
+              },
+        allowedActions: c.allowed_actions,
+      },
     }
   })
 
+  validateAuth(raw, clusters)
   return {
     source: file,
     listen: raw.listen,
@@ -217,4 +248,29 @@ function build(raw: ResolvedRaw, file: string): GatewayConfig {
 /** True when the file exists (used by dev certificate generation and check-config). */
 export function fileExists(p: string): boolean {
   return existsSync(p)
+}
+
+/**
+ * A static `certificate_identity` that can't be evaluated exactly as java.util.regex would is a config error (never
+ * approximated); keys with an identity, or `signing.required`, need signing CAs to verify against.
+ */
+function validateAuth(raw: ResolvedRaw, clusters: readonly ClusterConfig[]): void {
+  clusters.forEach((c, i) => {
+    const a = c.auth
+    let needsTrust = a.signingRequired
+    a.apiKeys.forEach((k, j) => {
+      if (k.certificateIdentity === null) return
+      needsTrust = true
+      try {
+        compileJavaPattern(k.certificateIdentity, { jdk: a.jdk })
+      } catch (e) {
+        if (!(e instanceof JavaRegexError)) throw e
+        const what = e.code === 'syntax' ? 'is not a valid Java regex' : 'cannot be evaluated exactly as Java does'
+        throw new ConfigError(`clusters[${i}].api_keys[${j}].certificate_identity`, `${JSON.stringify(k.certificateIdentity)} ${what}: ${e.construct} at index ${e.index}`)
+      }
+    })
+    if (a.enabled && needsTrust && a.signingCas.length === 0)
+      throw new ConfigError(`clusters[${i}].signing.certificate_authorities`, 'required when signing.required is true or an API key has a certificate_identity')
+  })
+  void raw
 }

@@ -95,6 +95,38 @@ const healthCheckSchema = z
   })
   .strict()
 
+const signingSchema = z
+  .object({
+    certificate_authorities: z.array(z.string().min(1)).default([]),
+    // Every request must carry a valid signature, whatever its key (stricter than Elasticsearch).
+    required: z.boolean().default(false),
+    // The JDK the backend cluster runs on decides a few java.util.regex details (\b); Elasticsearch 9.x ships JDK 25.
+    jdk: z.union([z.literal(17), z.literal(25)]).default(25),
+  })
+  .strict()
+
+const apiKeySchema = z
+  .object({
+    id: z.string().min(1).refine((v) => !v.includes(':'), { message: 'an API key id cannot contain ":"' }),
+    certificate_identity: z.string().nullable().optional(),
+  })
+  .strict()
+
+const apiKeyLookupSchema = z
+  .object({
+    url: z.string().url().refine((u) => /^https?:/.test(u), { message: 'must be an http(s) URL' }),
+    api_key: z.string().min(1),
+    ttl: duration({ min: 1 }).default(300_000),
+    negative_ttl: duration({ min: 1 }).default(30_000),
+    max_stale: duration().default(3_600_000),
+    timeout: duration({ min: 1 }).default(5_000),
+    max_lookups_per_second: z.number().positive().default(10),
+    max_entries: z.number().int().min(1).default(10_000),
+    certificate_authorities: z.array(z.string().min(1)).default([]),
+    verification_mode: z.enum(['full', 'certificate', 'none']).default('full'),
+  })
+  .strict()
+
 const clusterSchema = z
   .object({
     name: z
@@ -106,8 +138,22 @@ const clusterSchema = z
     backend_tls: backendTlsSchema.default({ enabled: true, certificate_authorities: [], verification_mode: 'full' }),
     connect_timeout: duration({ min: 1 }).default(10_000),
     health_check: healthCheckSchema.optional(),
+    signing: signingSchema.default({ certificate_authorities: [], required: false, jdk: 25 }),
+    api_keys: z.array(apiKeySchema).default([]),
+    api_key_lookup: apiKeyLookupSchema.optional(),
+    // `default` (Elasticsearch's cross-cluster allow-list), or a list; the word `default` inside a list expands to it.
+    allowed_actions: z.union([z.literal('default'), z.array(z.string().min(1)).min(1)]).default('default'),
+    // false turns the whole request check off for this cluster (plain protocol-aware TCP proxying).
+    authentication: z.boolean().default(true),
   })
   .strict()
+  .superRefine((c, ctx) => {
+    const seen = new Set<string>()
+    c.api_keys.forEach((k, i) => {
+      if (seen.has(k.id)) ctx.addIssue({ code: 'custom', path: ['api_keys', i, 'id'], message: `duplicate API key id "${k.id}"` })
+      seen.add(k.id)
+    })
+  })
 
 export const configSchema = z
   .object({

@@ -30,6 +30,37 @@ export interface HealthCheckConfig {
   readonly timeoutMs: number
 }
 
+export interface StaticApiKey {
+  readonly id: string
+  /** A java.util.regex pattern the signing certificate's RFC 2253 subject must fully match; null = none. */
+  readonly certificateIdentity: string | null
+}
+
+export interface ApiKeyLookupConfig {
+  readonly url: string
+  /** Encoded API key (`id:secret` base64) the gateway uses for GET /_security/api_key. Never logged. */
+  readonly apiKey: string
+  readonly ttlMs: number
+  readonly negativeTtlMs: number
+  readonly maxStaleMs: number
+  readonly timeoutMs: number
+  readonly maxLookupsPerSecond: number
+  readonly maxEntries: number
+  readonly ca: readonly PemBundle[]
+  readonly verificationMode: 'full' | 'certificate' | 'none'
+}
+
+export interface ClusterAuthConfig {
+  readonly enabled: boolean
+  readonly signingCas: readonly PemBundle[]
+  readonly signingRequired: boolean
+  readonly jdk: 17 | 25
+  readonly apiKeys: readonly StaticApiKey[]
+  readonly lookup: ApiKeyLookupConfig | null
+  /** 'default' or an explicit list (with `default` already expanded by the policy). */
+  readonly allowedActions: 'default' | readonly string[]
+}
+
 export interface ClusterConfig {
   readonly name: string
   readonly serverNames: readonly string[]
@@ -38,6 +69,7 @@ export interface ClusterConfig {
   readonly connectTimeoutMs: number
   readonly healthCheck: HealthCheckConfig
   readonly backendTls: BackendTlsConfig
+  readonly auth: ClusterAuthConfig
 }
 
 export interface GatewayConfig {

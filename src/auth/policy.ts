@@ -1,0 +1,227 @@
+/**
+ * The edge authentication policy: decides every request the way the remote cluster server would
+ * (cross-cluster-auth.md §3, §5, §7) — and before any byte of the request reaches a backend node.
+ *
+ * Order (mirrors Elasticsearch: the connection-level header authentication runs first, then the transport filter,
+ * then the full authentication):
+ *  1. credentials header present and parseable                       → auth failure (error frame, close)
+ *  2. signature header, if present, decodable                        → auth failure
+ *  3. key → certificate_identity (static / looked up, may be async)  → auth failure when the identity is not met
+ *     or `signing.required` and no signature
+ *  4. action on the allow-list                                       → IllegalArgumentException, stays open
+ *  5. only allowed request headers; subject info present             → IllegalArgumentException, stays open
+ *  6. signature, if present: chain, validity, algorithm, signature   → auth failure
+ * Authentication failures are ElasticsearchSecurityException(UNAUTHORIZED) with Elasticsearch's message, sent in
+ * an error frame, then the connection is closed (TcpTransport.handleException closes after a
+ * HeaderValidationException). The wording is Elasticsearch's (cross-cluster-auth.md §8) so that operators can
+ * search it; the gateway's own log line says that the gateway denied it and why.
+ */
+import type { DecodedHeader } from '../codec/decoder.js'
+import type { JavaException } from '../codec/exception.js'
+import type { ConnectionInfo, Denial, PolicyDecision, RequestPolicy } from '../gateway/policy.js'
+import { parseCredentialsHeader } from './credentials.js'
+import { JavaRegexError } from './jregex.js'
+import type { KeyLookupResult, KeyPatternMap } from './keymap.js'
+import type { SignatureVerifier } from './verify.js'
+import { defaultAllowedActions } from './actions.js'
+
+export const CREDENTIALS_HEADER = '_cross_cluster_access_credentials'
+export const SUBJECT_INFO_HEADER = '_cross_cluster_access_subject_info'
+export const SIGNATURE_HEADER = '_cross_cluster_access_signature'
+
+/** CrossClusterAccessServerTransportFilter.ALLOWED_TRANSPORT_HEADERS (+ the 9.3 signature header). */
+export const ALLOWED_REQUEST_HEADERS: ReadonlySet<string> = new Set([
+  CREDENTIALS_HEADER,
+  SUBJECT_INFO_HEADER,
+  SIGNATURE_HEADER,
+  '_xpack_audit_request_id',
+  'X-Opaque-Id',
+  'traceparent',
+  'trace.id',
+  'X-elastic-product-origin',
+])
+
+export type DenialReason =
+  | 'missing_credentials'
+  | 'invalid_credentials'
+  | 'malformed_signature'
+  | 'no_certificates'
+  | 'signature_required'
+  | 'identity_mismatch'
+  | 'unsupported_pattern'
+  | 'unknown_api_key'
+  | 'wrong_key_type'
+  | 'key_lookup_failed'
+  | 'action_not_allowed'
+  | 'header_not_allowed'
+  | 'missing_subject_info'
+  | 'no_signing_trust'
+  | 'untrusted_chain'
+  | 'expired_certificate'
+  | 'unsupported_algorithm'
+  | 'bad_signature'
+
+export const DENIAL_REASONS: readonly DenialReason[] = [
+  'missing_credentials', 'invalid_credentials', 'malformed_signature', 'no_certificates', 'signature_required',
+  'identity_mismatch', 'unsupported_pattern', 'unknown_api_key', 'wrong_key_type', 'key_lookup_failed',
+  'action_not_allowed', 'header_not_allowed', 'missing_subject_info', 'no_signing_trust', 'untrusted_chain',
+  'expired_certificate', 'unsupported_algorithm', 'bad_signature',
+]
+
+const MISSING_HEADER = (name: string) =>
+  `Cross cluster requests through the dedicated remote cluster server port require transport header [${name}] but none found. ` +
+  'Please ensure you have configured remote cluster credentials on the cluster originating the request.'
+
+function authFailure(reason: DenialReason, message: string, audit: Record<string, string | null>, cause?: JavaException): Denial {
+  return {
+    reason,
+    close: true,
+    exception: { type: 'security', message, status: 'UNAUTHORIZED', cause: cause ?? null },
+    audit,
+  }
+}
+
+function illegalArgument(reason: DenialReason, message: string, audit: Record<string, string | null>): Denial {
+  return { reason, close: false, exception: { type: 'illegal_argument', message, cause: null }, audit }
+}
+
+export interface AuthPolicyOptions {
+  readonly keys: KeyPatternMap
+  readonly verifier: SignatureVerifier
+  readonly signingRequired: boolean
+  /** 'default' or an explicit list; the entry `default` inside a list expands to the default allow-list. */
+  readonly allowedActions: 'default' | readonly string[]
+  readonly now?: () => number
+}
+
+export function resolveAllowedActions(spec: 'default' | readonly string[]): Set<string> {
+  if (spec === 'default') return defaultAllowedActions()
+  const out = new Set<string>()
+  for (const a of spec) {
+    if (a === 'default') for (const d of defaultAllowedActions()) out.add(d)
+    else out.add(a)
+  }
+  return out
+}
+
+export class AuthPolicy implements RequestPolicy {
+  readonly allowedActions: Set<string>
+  private readonly now: () => number
+
+  constructor(private readonly opts: AuthPolicyOptions) {
+    this.allowedActions = resolveAllowedActions(opts.allowedActions)
+    this.now = opts.now ?? Date.now
+  }
+
+  check(h: DecodedHeader, _conn: ConnectionInfo): PolicyDecision | Promise<PolicyDecision> {
+    const headers = h.variable?.requestHeaders ?? new Map<string, string>()
+    const action = h.variable?.action ?? ''
+    const audit: Record<string, string | null> = { action, api_key_id: null, leaf_dn: null }
+
+    // 1. Credentials (header-stage authentication, CrossClusterAccessAuthenticationService).
+    const credentials = headers.get(CREDENTIALS_HEADER)
+    if (credentials === undefined)
+      return authFailure('missing_credentials', 'failed to extract credentials from headers', audit, {
+        type: 'illegal_argument',
+        message: MISSING_HEADER(CREDENTIALS_HEADER),
+        cause: null,
+      })
+    const parsed = parseCredentialsHeader(credentials)
+    if (!parsed.ok)
+      return authFailure('invalid_credentials', 'failed to extract credentials from headers', audit, {
+        type: 'illegal_argument',
+        message: `cross cluster access header [${CREDENTIALS_HEADER}] value must be a valid API key credential`,
+        cause: { type: 'illegal_argument', message: parsed.message, cause: null },
+      })
+    audit.api_key_id = parsed.id
+
+    // 2. Signature header decodes (9.3 decodes it at the header stage to bind the leaf DN).
+    const signature = headers.get(SIGNATURE_HEADER)
+    let leafDn: string | null = null
+    if (signature !== undefined) {
+      const dec = this.opts.verifier.decode(signature)
+      if (!dec.ok) {
+        if (dec.reason === 'no_certificates')
+          return authFailure('no_certificates', 'failed to extract credentials from headers', audit, { type: 'illegal_argument', message: dec.message, cause: null })
+        return authFailure('malformed_signature', 'failed to extract credentials from headers', audit, {
+          type: 'illegal_argument',
+          message: `invalid cross cluster access signature: ${dec.cause}`,
+          cause: null,
+        })
+      }
+      leafDn = dec.d.leafDn
+      audit.leaf_dn = leafDn
+    }
+
+    // 3. Key → certificate_identity.
+    const looked = this.opts.keys.get(parsed.id)
+    if (looked instanceof Promise) return looked.then((r) => this.afterLookup(r, h, headers, action, signature, leafDn, audit))
+    return this.afterLookup(looked, h, headers, action, signature, leafDn, audit)
+  }
+
+  private afterLookup(
+    r: KeyLookupResult,
+    h: DecodedHeader,
+    headers: ReadonlyMap<string, string>,
+    action: string,
+    signature: string | undefined,
+    leafDn: string | null,
+    audit: Record<string, string | null>,
+  ): PolicyDecision {
+    const id = audit.api_key_id!
+    switch (r.kind) {
+      case 'failed':
+        // Fail closed: nothing is known about this key and the backend could not be asked.
+        return authFailure('key_lookup_failed', 'failed to authenticate cross cluster credentials', { ...audit, error: r.error })
+      case 'not_found':
+        return authFailure('unknown_api_key', `unable to find apikey with id [${id}]`, audit)
+      case 'known': {
+        const key = r.key
+        if (key.type !== null && key.type !== 'cross_cluster')
+          return authFailure('wrong_key_type', `authentication expected API key type of [cross_cluster], but API key [${id}] has type [${key.type}]`, audit)
+        if (key.pattern !== null) {
+          if (key.compiled instanceof JavaRegexError)
+            return authFailure(
+              'unsupported_pattern',
+              `API key [${id}] certificate identity pattern [${key.pattern}] uses ${key.compiled.construct}, which the gateway cannot evaluate exactly as Java does; request refused`,
+              audit,
+            )
+          if (signature === undefined || leafDn === null)
+            return authFailure(
+              'signature_required',
+              `API key (type:[cross_cluster], id:[${id}]) requires certificate identity matching [${key.pattern}], but no certificate was provided`,
+              audit,
+            )
+          if (!key.compiled!.matches(leafDn))
+            return authFailure('identity_mismatch', `DN from provided certificate [${leafDn}] does not match API Key certificate identity pattern [${key.pattern}]`, audit)
+        }
+        break
+      }
+      case 'no_lookup':
+        break
+    }
+    if (signature === undefined && this.opts.signingRequired)
+      return authFailure('signature_required', 'Expected signature for cross cluster API key, but no signature was provided', audit)
+
+    // 4. + 5. Transport filter: action allow-list, then header validation.
+    if (!this.allowedActions.has(action))
+      return illegalArgument('action_not_allowed', `action [${action}] is not allowed as a cross cluster operation on the dedicated remote cluster server port`, audit)
+    if (!headers.has(SUBJECT_INFO_HEADER)) return illegalArgument('missing_subject_info', MISSING_HEADER(SUBJECT_INFO_HEADER), audit)
+    for (const name of headers.keys()) {
+      if (!ALLOWED_REQUEST_HEADERS.has(name))
+        return illegalArgument(
+          'header_not_allowed',
+          `Transport request header [${name}] is not allowed for cross cluster requests through the dedicated remote cluster server port`,
+          audit,
+        )
+    }
+
+    // 6. Signature verification (whenever present, even without certificate_identity).
+    if (signature !== undefined) {
+      const v = this.opts.verifier.verify(signature, headers.get(SUBJECT_INFO_HEADER)!, headers.get(CREDENTIALS_HEADER)!, this.now())
+      if (!v.ok) return authFailure(v.reason, v.message, { ...audit, detail: v.cause ?? null })
+    }
+    void h
+    return null
+  }
+}
