@@ -9,11 +9,16 @@ import { AdminServer } from '../admin/server.js'
 import type { Logger } from '../log.js'
 import { TransportServer } from './server.js'
 import type { RequestPolicy } from './policy.js'
+import { createClusterPolicy } from '../auth/factory.js'
+import type { FetchApiKey } from '../auth/keymap.js'
 
 export interface GatewayOptions {
   readonly log: Logger
   readonly metrics?: GatewayMetrics
+  /** Overrides the per-cluster policy (default: the authentication policy from the cluster's config). */
   readonly policyFor?: (cluster: ClusterConfig) => RequestPolicy
+  /** Replaces the HTTP API key lookup (tests). */
+  readonly fetchApiKey?: FetchApiKey
 }
 
 export class Gateway {
@@ -28,7 +33,10 @@ export class Gateway {
     private readonly opts: GatewayOptions,
   ) {
     this.metrics = opts.metrics ?? new GatewayMetrics()
-    this.transport = new TransportServer(config, this.metrics, opts.log, opts.policyFor ? { policyFor: opts.policyFor } : {})
+    const metrics = this.metrics
+    const policyFor =
+      opts.policyFor ?? ((c: ClusterConfig) => createClusterPolicy(c, { metrics, ...(opts.fetchApiKey ? { fetchApiKey: opts.fetchApiKey } : {}) }))
+    this.transport = new TransportServer(config, this.metrics, opts.log, { policyFor })
     this.admin = config.admin.enabled ? new AdminServer(this.metrics, this.transport) : null
   }
 
