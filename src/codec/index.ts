@@ -1,0 +1,10 @@
+/** Public API of the Elasticsearch transport-protocol codec (pure: no sockets, no I/O). */
+export * from './constants.js'
+export * from './errors.js'
+export * from './reader.js'
+export * from './writer.js'
+export * from './header.js'
+export * from './frame.js'
+export * from './handshake.js'
+export * from './exception.js'
+export * from './decoder.js'
