@@ -130,8 +130,8 @@ export class AuthPolicy implements RequestPolicy {
     if (!parsed.ok)
       return authFailure('invalid_credentials', 'failed to extract credentials from headers', audit, {
         type: 'illegal_argument',
-        message: `cross cluster access header [${CREDENTIALS_HEADER}] value must be a valid API key credential`,
-        cause: { type: 'illegal_argument', message: parsed.message, cause: null },
+        message: parsed.message,
+        cause: { type: 'illegal_argument', message: parsed.cause, cause: null },
       })
     audit.api_key_id = parsed.id
 

@@ -14,7 +14,7 @@
  */
 import { createHash, X509Certificate } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
-import { decodeSignatureHeader, signablePayload, verifyPayloadSignature, SignatureDecodeError } from './signature.js'
+import { decodeSignatureHeader, signablePayload, verifyPayloadSignature, SignatureDecodeError, SignatureVerifyError } from './signature.js'
 import { verifyChain, certDescription, type TrustStore } from './chain.js'
 import { certificateSubjectRfc2253 } from './dn.js'
 
@@ -159,7 +159,9 @@ export class SignatureVerifier {
       try {
         valid = verifyPayloadSignature(d.certs[0]!, d.algorithm, signablePayload(subjectInfo, credentials), d.signature)
       } catch (e) {
-        return { ok: false, reason: 'unsupported_algorithm', message: failedCert, leafDn: d.leafDn, cause: (e as Error).message }
+        // Java throws (GeneralSecurityException) instead of returning false: "Failed to verify ..." wording.
+        const reason: SignatureFailureReason = e instanceof SignatureVerifyError && e.reason === 'unsupported_algorithm' ? 'unsupported_algorithm' : 'bad_signature'
+        return { ok: false, reason, message: failedCert, leafDn: d.leafDn, cause: (e as Error).message }
       }
       this.sigCache?.set(sigKey, valid)
     }

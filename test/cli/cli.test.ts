@@ -1,0 +1,163 @@
+/**
+ * The `rcgw` command as an operator runs it: a real process (the built dist/), real signals.
+ * `npm test` builds before running tap, so dist/ is current.
+ */
+import t, { type Test } from 'tap'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { existsSync, writeFileSync, mkdirSync, readFileSync } from 'node:fs'
+import { join, resolve, dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { createInterface } from 'node:readline'
+import { X509Certificate } from 'node:crypto'
+import { stringify } from 'yaml'
+import { tempDir } from '../helpers/tmp.js'
+import { writePki } from '../helpers/pki.js'
+import { main } from '../../src/cli/main.js'
+import { backend, client } from '../gateway/fixtures.js'
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
+const cli = join(root, 'dist', 'cli', 'main.js')
+
+function capture() {
+  let out = ''
+  let err = ''
+  return { io: { out: (s: string) => void (out += s), err: (s: string) => void (err += s) }, get out() { return out }, get err() { return err } }
+}
+
+/** Starts `rcgw start` and resolves once it logged "gateway started" (JSON log line on stdout). */
+function startProcess(t: Test, args: string[], env: NodeJS.ProcessEnv = {}) {
+  const child: ChildProcess = spawn(process.execPath, [cli, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  t.teardown(() => {
+    if (child.exitCode === null) child.kill('SIGKILL')
+  })
+  const lines: Array<Record<string, unknown>> = []
+  let stderr = ''
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()))
+  const started = new Promise<Record<string, unknown>>((res, rej) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      try {
+        const obj = JSON.parse(line) as Record<string, unknown>
+        lines.push(obj)
+        if (obj.event === 'started') res(obj)
+      } catch {
+        /* not JSON */
+      }
+    })
+    child.once('exit', (code) => rej(new Error(`exited early with ${code}: ${stderr}`)))
+  })
+  const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)))
+  return { child, started, exited, lines, stderr: () => stderr }
+}
+
+t.test('dist is built', async (t) => {
+  t.ok(existsSync(cli), `${cli} exists (npm test runs the build first)`)
+})
+
+t.test('help, version, usage errors', async (t) => {
+  const h = capture()
+  t.equal(await main(['help'], h.io), 0)
+  t.match(h.out, /usage: rcgw/)
+  const v = capture()
+  t.equal(await main(['version'], v.io), 0)
+  t.match(v.out, /^rcgw \d+\.\d+\.\d+/)
+  const u = capture()
+  t.equal(await main(['frobnicate'], u.io), 2)
+  t.match(u.err, /unknown command "frobnicate"/)
+  const a = capture()
+  t.equal(await main(['start', '--bogus'], a.io), 2)
+  t.match(a.err, /unknown argument: --bogus/)
+  const c = capture()
+  t.equal(await main(['start', '--config'], c.io), 2)
+})
+
+t.test('check-config: valid file prints the summary; invalid file exits 2 naming the key', async (t) => {
+  const dir = tempDir(t)
+  writePki(dir)
+  const good = join(dir, 'good.yml')
+  writeFileSync(
+    good,
+    stringify({
+      tls: { certificate: 'server.crt', key: 'server.key' },
+      clusters: [{ name: 'remote-a', server_names: ['remote-a.example.com'], nodes: ['10.0.0.5:9443'], backend_tls: { certificate_authorities: ['ca.crt'] } }],
+    }),
+  )
+  const ok = capture()
+  t.equal(await main(['check-config', '--config', good], ok.io), 0)
+  t.match(ok.out, /cluster remote-a/)
+  t.match(ok.out, /nodes: 10\.0\.0\.5:9443/)
+  t.match(ok.out, /idle timeout none/)
+  t.match(ok.out, /config ok/)
+  const bad = join(dir, 'bad.yml')
+  writeFileSync(bad, readFileSync(good, 'utf8').replace('10.0.0.5:9443', '10.0.0.5'))
+  const b = capture()
+  t.equal(await main(['check-config', `--config=${bad}`], b.io), 2)
+  t.match(b.err, /clusters\[0\]\.nodes\[0\]: invalid address "10\.0\.0\.5"/)
+  t.equal(b.err.trim().split('\n').length, 1, 'one line')
+})
+
+t.test('check-config on the embedded default does not write certificates', async (t) => {
+  const dir = tempDir(t)
+  process.env.RCGW_DATA_DIR = dir
+  t.teardown(() => {
+    delete process.env.RCGW_DATA_DIR
+  })
+  const r = capture()
+  t.equal(await main(['check-config'], r.io), 0, r.err)
+  t.match(r.out, /will be generated on first start/)
+  t.notOk(existsSync(join(dir, 'certs')), 'nothing written into the data directory')
+})
+
+t.test('start: invalid config exits 2 with one line', async (t) => {
+  const dir = tempDir(t)
+  const bad = join(dir, 'bad.yml')
+  writeFileSync(bad, 'tls: { certificate: a, key: b }\nclusters: [{ name: x, nodes: [] }]\n')
+  const r = spawnSync(process.execPath, [cli, 'start', '--config', bad], { encoding: 'utf8' })
+  t.equal(r.status, 2)
+  t.match(r.stderr, /clusters\[0\]\.nodes: at least one backend node is required/)
+})
+
+t.test('start with auto_generate creates a dev CA, prints its fingerprint, serves, and stops on SIGTERM', async (t) => {
+  const be = await backend(t, 'cluster-a')
+  const dir = tempDir(t)
+  mkdirSync(join(dir, 'conf'))
+  const cfg = join(dir, 'conf', 'gateway.yml')
+  writeFileSync(
+    cfg,
+    stringify({
+      listen: { host: '127.0.0.1', port: 0 },
+      tls: { certificate: '${RCGW_DATA_DIR}/certs/gateway.crt', key: '${RCGW_DATA_DIR}/certs/gateway.key', auto_generate: true },
+      admin: { host: '127.0.0.1', port: 0 },
+      shutdown: { drain_timeout: '5s' },
+      clusters: [{ name: 'a', server_names: ['localhost'], default: true, nodes: [`127.0.0.1:${be.port}`], backend_tls: { verification_mode: 'none' } }],
+    }),
+  )
+  const p = startProcess(t, ['start', '--config', cfg], { RCGW_DATA_DIR: join(dir, 'data') })
+  const started = await p.started
+  const caPath = join(dir, 'data', 'certs', 'ca.crt')
+  t.ok(existsSync(caPath), 'development CA written to the data directory')
+  const fp = new X509Certificate(readFileSync(caPath)).fingerprint256
+  t.ok(p.stderr().includes(fp), 'the CA fingerprint is printed')
+  t.ok(p.stderr().includes(caPath), 'the CA location is printed')
+  const port = Number(String(started.listen).split(':').pop())
+  const c = await client(t, port, { ca: readFileSync(caPath, 'utf8'), servername: 'localhost' })
+  t.equal(c.clusterName, 'cluster-a', 'a client trusting the dev CA gets through')
+  p.child.kill('SIGTERM')
+  t.equal(await p.exited, 0, 'exit code 0 after SIGTERM')
+  await c.closed
+  t.ok(p.lines.some((l) => l.event === 'stopped'), 'logged the stop')
+})
+
+t.test('start: port in use exits 1 with a clear message', async (t) => {
+  const { createServer } = await import('node:net')
+  const srv = createServer()
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))
+  t.teardown(() => srv.close())
+  const port = (srv.address() as { port: number }).port
+  const dir = tempDir(t)
+  writePki(dir)
+  const cfg = join(dir, 'gw.yml')
+  writeFileSync(cfg, stringify({ listen: { host: '127.0.0.1', port }, admin: { enabled: false }, tls: { certificate: 'server.crt', key: 'server.key' }, clusters: [{ name: 'a', nodes: ['127.0.0.1:1'] }] }))
+  const r = spawnSync(process.execPath, [cli, 'start', '--config', cfg], { encoding: 'utf8' })
+  t.equal(r.status, 1)
+  t.match(r.stderr, /address in use/)
+})
