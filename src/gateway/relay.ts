@@ -252,8 +252,10 @@ export class Relay {
     this.bytesOut += chunk.length
     this.ctx.clusterMetrics.bytesOut.inc(chunk.length)
     if (!this.sliceMode) {
+      // Forward first, then observe: whatever the observation triggers (a drain finishing, a framing error)
+      // must not drop bytes the client is owed.
+      this.writeClient(chunk)
       this.backendDecoder.push(chunk)
-      if (!this.closed) this.writeClient(chunk)
       return
     }
     this.client.cork()
@@ -347,6 +349,7 @@ export class Relay {
   /** Graceful stop: close as soon as no request is in flight and both streams are at a frame boundary. */
   drain(): void {
     this.draining = true
+    this.ctx.log.debug({ cluster: this.info.cluster, client: this.info.remoteAddress, in_flight: this.inFlight.size }, 'draining connection')
     this.maybeFinishDrain()
   }
 

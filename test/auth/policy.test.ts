@@ -139,7 +139,7 @@ t.test('signing.required', async (t) => {
 })
 
 t.test('api_key_lookup: async, cached, negative, stale, fail-closed, rate-limited, single-flight', async (t) => {
-  let now = 1_000_000
+  let now = Date.now()
   let calls = 0
   let mode: 'ok' | 'down' | 'missing' | 'rest' | 'unsupported' = 'ok'
   const fetch: FetchApiKey = async () => {

@@ -11,6 +11,7 @@ import { createInterface } from 'node:readline'
 import { X509Certificate } from 'node:crypto'
 import { stringify } from 'yaml'
 import { tempDir } from '../helpers/tmp.js'
+import { normalize } from '../helpers/gateway.js'
 import { writePki } from '../helpers/pki.js'
 import { main } from '../../src/cli/main.js'
 import { backend, client } from '../gateway/fixtures.js'
@@ -34,11 +35,17 @@ function startProcess(t: Test, args: string[], env: NodeJS.ProcessEnv = {}) {
   let stderr = ''
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()))
   const started = new Promise<Record<string, unknown>>((res, rej) => {
+    // A generous safety net so a broken start fails this test instead of hanging the file.
+    const timer = setTimeout(() => rej(new Error(`no "started" log line; stderr: ${stderr}`)), 60_000)
+    child.once('exit', () => clearTimeout(timer))
     createInterface({ input: child.stdout! }).on('line', (line) => {
       try {
-        const obj = JSON.parse(line) as Record<string, unknown>
+        const obj = normalize(JSON.parse(line) as Record<string, unknown>)
         lines.push(obj)
-        if (obj.event === 'started') res(obj)
+        if (obj.event === 'started') {
+          clearTimeout(timer)
+          res(obj)
+        }
       } catch {
         /* not JSON */
       }

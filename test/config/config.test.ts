@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { writeFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { loadConfigText, loadConfigFile, ConfigError } from '../../src/config/load.js'
@@ -6,7 +6,7 @@ import { parseDuration, parseByteSize, formatDuration, formatByteSize } from '..
 import { tempDir } from '../helpers/tmp.js'
 import { writePki } from '../helpers/pki.js'
 
-function setup(t: Parameters<Parameters<typeof t.test>[1]>[0]) {
+function setup(t: Test) {
   const dir = tempDir(t)
   mkdirSync(join(dir, 'certs'))
   writePki(join(dir, 'certs'))
@@ -23,7 +23,7 @@ clusters:
     backend_tls: { certificate_authorities: [certs/ca.crt], verification_mode: full, server_name: node.internal }
 `
 
-function expectConfigError(t: Parameters<Parameters<typeof t.test>[1]>[0], dir: string, text: string, key: string, problem: RegExp, env: NodeJS.ProcessEnv = {}) {
+function expectConfigError(t: Test, dir: string, text: string, key: string, problem: RegExp, env: NodeJS.ProcessEnv = {}) {
   try {
     loadConfigText(text, join(dir, 'gateway.yml'), { env })
     t.fail('expected a ConfigError')
@@ -131,7 +131,7 @@ t.test('the embedded default config is valid', async (t) => {
   mkdirSync(join(dir, 'config'))
   mkdirSync(join(dir, 'data/certs'), { recursive: true })
   writePki(join(dir, 'data/certs'))
-  const text = readFileSync(DEFAULT_CONFIG, 'utf8').replace('../data/certs/gateway.crt', '../data/certs/server.crt').replace('../data/certs/gateway.key', '../data/certs/server.key')
+  const text = readFileSync(DEFAULT_CONFIG, 'utf8').replace('${RCGW_DATA_DIR:-../data}/certs/gateway.crt', '../data/certs/server.crt').replace('${RCGW_DATA_DIR:-../data}/certs/gateway.key', '../data/certs/server.key')
   const cfg = loadConfigText(text, join(dir, 'config/gateway.yml'), { env: {} })
   t.equal(cfg.listen.port, 9443)
   t.equal(cfg.tls.autoGenerate, true)

@@ -31,6 +31,23 @@ export interface StartedGateway {
   metricValue(name: string, labels?: Record<string, string>): Promise<number>
 }
 
+/**
+ * Flattens an ECS-shaped line (`message`, `log.level`, `event.action`, `labels.*`) into the simple shape the tests
+ * assert on (`msg`, `level`, `event`, top-level fields), keeping every original field too.
+ */
+export function normalize(o: Record<string, unknown>): LogLine {
+  const out: Record<string, unknown> = { ...o }
+  const labels = o.labels as Record<string, unknown> | undefined
+  if (labels && typeof labels === 'object') for (const [k, v] of Object.entries(labels)) if (!(k in out)) out[k] = v
+  const ev = o.event as { action?: unknown } | string | undefined
+  if (ev && typeof ev === 'object' && 'action' in ev) out.event = ev.action
+  if (o['event.action'] !== undefined) out.event = o['event.action']
+  out.msg = o.message ?? o.msg
+  const lg = o.log as { level?: unknown } | undefined
+  out.level = (lg && typeof lg === 'object' ? lg.level : undefined) ?? o['log.level'] ?? o.level
+  return out as LogLine
+}
+
 export type ClusterSpec = Record<string, unknown> & { name: string; nodes: string[] }
 
 export async function startGateway(
@@ -56,7 +73,7 @@ export async function startGateway(
   const logs: LogLine[] = []
   const sink = new Writable({
     write(chunk: Buffer, _enc, cb) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) logs.push(JSON.parse(line) as LogLine)
+      for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) logs.push(normalize(JSON.parse(line) as Record<string, unknown>))
       cb()
     },
   })
