@@ -199,12 +199,17 @@ export async function startBackend(opts: BackendOptions): Promise<Backend> {
     let hash: Hash | null = null
     let chunks: Buffer[] = []
 
+    let waitingForDrain = false
     const write = (b: Buffer): void => {
       if (socket.destroyed) return
-      if (!socket.write(b)) {
-        // Back-pressure: stop reading until the peer drains our echo.
+      if (!socket.write(b) && !waitingForDrain) {
+        // Back-pressure: stop reading until the peer drains our echo (one listener, however many writes).
+        waitingForDrain = true
         socket.pause()
-        socket.once('drain', () => socket.resume())
+        socket.once('drain', () => {
+          waitingForDrain = false
+          socket.resume()
+        })
       }
     }
 
