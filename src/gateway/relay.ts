@@ -168,7 +168,8 @@ export class Relay {
   }
 
   private onClientHeader(h: DecodedHeader, raw: Buffer): boolean {
-    if (this.closed) return false
+    // After a closing denial nothing else from this client is forwarded, even frames in the same chunk.
+    if (this.closed || this.closeAfterInject !== null) return false
     if (!h.isRequest) {
       // Elasticsearch server channels refuse inbound responses (InboundDecoder [9.x]): a protocol violation.
       this.violation('unexpected_response', 'received a response frame from the client')
@@ -185,7 +186,7 @@ export class Relay {
     }
     if (!(decision instanceof Promise)) {
       this.deny(h, decision)
-      return true
+      return this.closeAfterInject === null
     }
     // The decision needs I/O: hold this frame (the decoder keeps the rest of the chunk) and stop reading.
     this.pauseClient(PAUSE_POLICY)
@@ -205,7 +206,7 @@ export class Relay {
     backend.cork()
     if (d === null) this.forwardRequest(h, raw, this.ctx.metrics.actionLabel(h.variable?.action ?? null))
     else this.deny(h, d)
-    if (!this.closed) {
+    if (!this.closed && this.closeAfterInject === null) {
       this.clientDecoder.resume()
       this.unpauseClient(PAUSE_POLICY)
     }

@@ -218,3 +218,16 @@ t.test('an untranslatable static certificate_identity is a config error', async 
   const noTrust = `tls: { certificate: server.crt, key: server.key }\nclusters:\n  - name: a\n    nodes: ["127.0.0.1:1"]\n    api_keys: [{ id: k, certificate_identity: "CN=x" }]\n`
   t.throws(() => loadConfigText(noTrust, join(dir, 'g.yml')), /signing\.certificate_authorities: required/)
 })
+
+t.test('after a closing denial, later frames in the same chunk are not forwarded', async (t) => {
+  const s = await setup(t)
+  const c = await tcpOnly(t, s)
+  const { encodeFrame } = await import('../../src/codec/frame.js')
+  const bad = encodeFrame({ requestId: 50n, status: 0, version: 9250003, requestHeaders: { _cross_cluster_access_subject_info: SUBJECT_INFO }, action: HANDSHAKE, body: Buffer.from([0]) })
+  const good = encodeFrame({ requestId: 51n, status: 0, version: 9250003, requestHeaders: { _cross_cluster_access_credentials: CREDENTIALS, _cross_cluster_access_subject_info: SUBJECT_INFO }, action: SEARCH, body: Buffer.from([0]) })
+  const before = s.be.requests.filter((r) => !r.isHandshake).length
+  await c.writeRaw(Buffer.concat([bad, good]))
+  await c.closed
+  t.equal(s.be.requests.filter((r) => !r.isHandshake).length, before, 'the valid frame after the denied one never reached the backend')
+  t.equal(await s.gw.metricValue('rcgw_auth_failures_total', { reason: 'missing_credentials' }), 1)
+})
