@@ -1,106 +1,167 @@
 /**
- * Prometheus metrics (prom-client). Names follow Prometheus conventions: prefix `rcgw_`, base units, counters end in
- * `_total`. Label cardinality is bounded by construction: clusters and nodes come from the config, actions only from
- * the allow-list (anything else is `other`), reasons from fixed enums. Never API key ids, addresses or DNs.
+ * Prometheus metrics (prom-client). Names follow Prometheus conventions: prefix `rcgw_`, base units (seconds,
+ * bytes), counters end in `_total`. Label cardinality is bounded by construction: clusters and nodes come from the
+ * config, actions only from the allow-list (anything else is `other`), reasons and outcomes from fixed enums.
+ * Never API key ids, client addresses or DNs: those belong in logs.
  *
- * Hot-path counters are bound once per cluster (`ClusterMetrics`) so that counting a frame is a property access
- * and an addition, with no label lookup or string work.
+ * The series the relay touches per chunk / per frame (bytes, requests, request duration) are plain-number cells
+ * (see cells.ts): `ClusterMetrics` hands out the cells, and the relay should keep them, not look them up per frame.
+ * Everything counted per connection or per failure uses ordinary prom-client metrics.
  */
 import client from 'prom-client'
 import { defaultAllowedActions } from '../auth/actions.js'
+import { VERSION } from './build.js'
+import { CellCounter, CellHistogram, type CounterCell, type HistogramCell } from './cells.js'
 
 export const TLS_FAILURE_REASONS = ['no_cert', 'untrusted', 'expired', 'protocol', 'timeout', 'not_tls', 'unknown_sni'] as const
 export type TlsFailureReason = (typeof TLS_FAILURE_REASONS)[number]
 
-export type RequestOutcome = 'forwarded' | 'success' | 'error' | 'denied' | 'dropped'
+/**
+ * What became of a request: `success` / `error` (the backend answered, with or without the error flag), `denied`
+ * (the gateway answered with an error frame and never forwarded it), `dropped` (the connection closed while it was
+ * in flight).
+ */
+export const REQUEST_OUTCOMES = ['success', 'error', 'denied', 'dropped'] as const
+export type RequestOutcome = (typeof REQUEST_OUTCOMES)[number]
 
-const VERSION = '0.1.0'
+export const BYTE_DIRECTIONS = ['client_to_backend', 'backend_to_client'] as const
+
+export const CONNECTION_REJECT_REASONS = ['max_connections'] as const
+
+/** Label value for action names outside the allow-list (and for frames without an action). */
+export const OTHER_ACTION = 'other'
+const TCP_HANDSHAKE_ACTION = 'internal:tcp/handshake'
+
+// Sub-millisecond first bucket: the gateway's own added latency is what operators watch, and it is well below 1 ms.
+export const REQUEST_DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
+export const CONNECT_DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+// Remote-cluster connections are long-lived by design (no idle timeout; see README), so the buckets reach a month.
+export const CONNECTION_DURATION_BUCKETS = [1, 10, 60, 300, 900, 3600, 4 * 3600, 12 * 3600, 86400, 3 * 86400, 7 * 86400, 30 * 86400]
+
+/** The cells for one (cluster, action label): one counter per outcome and the duration histogram. */
+export class ActionMetrics {
+  readonly success: CounterCell
+  readonly error: CounterCell
+  readonly denied: CounterCell
+  readonly dropped: CounterCell
+  readonly duration: HistogramCell
+
+  constructor(m: GatewayMetrics, cluster: string, action: string) {
+    this.success = m.requestsTotal.cell({ cluster, action, outcome: 'success' })
+    this.error = m.requestsTotal.cell({ cluster, action, outcome: 'error' })
+    this.denied = m.requestsTotal.cell({ cluster, action, outcome: 'denied' })
+    this.dropped = m.requestsTotal.cell({ cluster, action, outcome: 'dropped' })
+    this.duration = m.requestDuration.cell({ cluster, action })
+  }
+
+  outcome(o: RequestOutcome): CounterCell {
+    return this[o]
+  }
+}
 
 export class ClusterMetrics {
-  readonly connectionsTotal: client.Counter.Internal
-  readonly bytesIn: client.Counter.Internal
-  readonly bytesOut: client.Counter.Internal
-  private readonly requests = new Map<string, client.Counter.Internal>()
-  private readonly durations = new Map<string, client.Histogram.Internal<string>>()
+  readonly connectionsTotal: CounterCell
+  /** client → backend bytes (`direction="client_to_backend"`). */
+  readonly bytesIn: CounterCell
+  /** backend → client bytes (`direction="backend_to_client"`). */
+  readonly bytesOut: CounterCell
+  private readonly actions = new Map<string, ActionMetrics>()
 
   constructor(
     private readonly m: GatewayMetrics,
     readonly cluster: string,
   ) {
-    this.connectionsTotal = m.clientConnectionsTotal.labels(cluster)
-    this.bytesIn = m.bytesTotal.labels(cluster, 'client_to_backend')
-    this.bytesOut = m.bytesTotal.labels(cluster, 'backend_to_client')
+    // Created here, at start, so every cluster exports zeros before its first connection.
+    this.connectionsTotal = m.clientConnectionsTotal.cell({ cluster })
+    this.bytesIn = m.bytesTotal.cell({ cluster, direction: 'client_to_backend' })
+    this.bytesOut = m.bytesTotal.cell({ cluster, direction: 'backend_to_client' })
   }
 
-  /** Counter child for (action, outcome); action must already be a label value (see GatewayMetrics.actionLabel). */
-  request(action: string, outcome: RequestOutcome): client.Counter.Internal {
-    const key = action + '\u0000' + outcome
-    let c = this.requests.get(key)
-    if (c === undefined) {
-      c = this.m.requestsTotal.labels(this.cluster, action, outcome)
-      this.requests.set(key, c)
+  /**
+   * The cells of one action label (from `GatewayMetrics.actionLabel`). One Map lookup; the relay should call this
+   * once per request when it decides the label and keep the result for the response.
+   */
+  forAction(action: string): ActionMetrics {
+    let a = this.actions.get(action)
+    if (a === undefined) {
+      a = new ActionMetrics(this.m, this.cluster, action)
+      this.actions.set(action, a)
     }
-    return c
+    return a
   }
 
-  duration(action: string): client.Histogram.Internal<string> {
-    let h = this.durations.get(action)
-    if (h === undefined) {
-      h = this.m.requestDuration.labels(this.cluster, action)
-      this.durations.set(action, h)
-    }
-    return h
+  /** Counter cell for (action, outcome); `action` must already be a label value. */
+  request(action: string, outcome: RequestOutcome): CounterCell {
+    return this.forAction(action)[outcome]
   }
+
+  duration(action: string): HistogramCell {
+    return this.forAction(action).duration
+  }
+}
+
+export interface GatewayMetricsOptions {
+  /** Process and Node.js runtime metrics (prom-client defaults). Default true. */
+  readonly collectDefault?: boolean
 }
 
 export class GatewayMetrics {
   readonly registry = new client.Registry()
   private readonly knownActions = defaultAllowedActions()
+  private readonly r = [this.registry]
 
-  readonly clientConnectionsActive = new client.Gauge({ name: 'rcgw_client_connections_active', help: 'Client connections currently open (TLS established).', registers: [this.registry] })
-  readonly clientConnectionsTotal = new client.Counter({ name: 'rcgw_client_connections_total', help: 'Client connections routed to a cluster.', labelNames: ['cluster'], registers: [this.registry] })
-  readonly tlsHandshakeFailures = new client.Counter({ name: 'rcgw_tls_handshake_failures_total', help: 'Client TLS handshakes that failed or were refused, by reason.', labelNames: ['reason'], registers: [this.registry] })
-  readonly tlsHandshakeDuration = new client.Histogram({ name: 'rcgw_tls_handshake_duration_seconds', help: 'Client TLS handshake duration.', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] })
-  readonly requestsTotal = new client.Counter({ name: 'rcgw_requests_total', help: 'Transport requests by cluster, action and outcome.', labelNames: ['cluster', 'action', 'outcome'], registers: [this.registry] })
-  readonly requestDuration = new client.Histogram({ name: 'rcgw_request_duration_seconds', help: 'Request to response time through the gateway.', labelNames: ['cluster', 'action'], buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers: [this.registry] })
-  readonly authFailures = new client.Counter({ name: 'rcgw_auth_failures_total', help: 'Requests denied by the gateway, by reason.', labelNames: ['cluster', 'reason'], registers: [this.registry] })
-  readonly bytesTotal = new client.Counter({ name: 'rcgw_bytes_total', help: 'Bytes relayed, by direction.', labelNames: ['cluster', 'direction'], registers: [this.registry] })
-  readonly backendUp = new client.Gauge({ name: 'rcgw_backend_up', help: '1 when the backend node passed its last health check.', labelNames: ['cluster', 'node'], registers: [this.registry] })
-  readonly backendConnectDuration = new client.Histogram({ name: 'rcgw_backend_connect_duration_seconds', help: 'Backend TCP+TLS connect duration.', buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry] })
-  readonly backendConnectFailures = new client.Counter({ name: 'rcgw_backend_connect_failures_total', help: 'Failed backend connects, by reason.', labelNames: ['cluster', 'node', 'reason'], registers: [this.registry] })
-  readonly apiKeyCacheHits = new client.Counter({ name: 'rcgw_api_key_cache_hits_total', help: 'API key pattern lookups answered from the cache.', registers: [this.registry] })
-  readonly apiKeyCacheMisses = new client.Counter({ name: 'rcgw_api_key_cache_misses_total', help: 'API key pattern lookups not in the cache.', registers: [this.registry] })
-  readonly apiKeyLookupFailures = new client.Counter({ name: 'rcgw_api_key_lookup_failures_total', help: 'Failed API key lookups against the backend security API.', registers: [this.registry] })
-  readonly frameErrors = new client.Counter({ name: 'rcgw_frame_errors_total', help: 'Connections closed for a transport framing violation, by reason.', labelNames: ['reason'], registers: [this.registry] })
-  readonly connectionDuration = new client.Histogram({ name: 'rcgw_connection_duration_seconds', help: 'Client connection lifetime.', buckets: [1, 10, 60, 300, 900, 3600, 4 * 3600, 12 * 3600, 86400, 3 * 86400, 7 * 86400, 30 * 86400], registers: [this.registry] })
-  readonly connectionsRejected = new client.Counter({ name: 'rcgw_connections_rejected_total', help: 'Connections refused before routing, by reason.', labelNames: ['reason'], registers: [this.registry] })
-  readonly buildInfo = new client.Gauge({ name: 'rcgw_build_info', help: 'Build information.', labelNames: ['version', 'node_version'], registers: [this.registry] })
+  readonly clientConnectionsActive = new client.Gauge({ name: 'rcgw_client_connections_active', help: 'Client connections currently open (TLS established and routed).', registers: this.r })
+  readonly clientConnectionsTotal = new CellCounter('rcgw_client_connections_total', 'Client connections routed to a cluster.', ['cluster'], this.registry)
+  readonly tlsHandshakeFailures = new client.Counter({ name: 'rcgw_tls_handshake_failures_total', help: 'Client TLS handshakes that failed or were refused, by reason.', labelNames: ['reason'] as const, registers: this.r })
+  readonly tlsHandshakeDuration = new client.Histogram({ name: 'rcgw_tls_handshake_duration_seconds', help: 'Client TLS handshake duration (TCP accept to secure connection).', buckets: CONNECT_DURATION_BUCKETS, registers: this.r })
+  readonly requestsTotal = new CellCounter('rcgw_requests_total', 'Transport requests by cluster, action and outcome.', ['cluster', 'action', 'outcome'], this.registry)
+  readonly requestDuration = new CellHistogram('rcgw_request_duration_seconds', 'Time from forwarding a request to relaying its response.', ['cluster', 'action'], REQUEST_DURATION_BUCKETS, this.registry)
+  readonly authFailures = new client.Counter({ name: 'rcgw_auth_failures_total', help: 'Requests denied by the gateway, by reason.', labelNames: ['cluster', 'reason'] as const, registers: this.r })
+  readonly bytesTotal = new CellCounter('rcgw_bytes_total', 'Bytes relayed, by direction.', ['cluster', 'direction'], this.registry)
+  readonly backendUp = new client.Gauge({ name: 'rcgw_backend_up', help: '1 when the backend node passed its last health check or connect.', labelNames: ['cluster', 'node'] as const, registers: this.r })
+  readonly backendConnectDuration = new client.Histogram({ name: 'rcgw_backend_connect_duration_seconds', help: 'Backend TCP+TLS connect duration.', buckets: CONNECT_DURATION_BUCKETS, registers: this.r })
+  readonly backendConnectFailures = new client.Counter({ name: 'rcgw_backend_connect_failures_total', help: 'Failed backend connects and health checks, by reason.', labelNames: ['cluster', 'node', 'reason'] as const, registers: this.r })
+  readonly apiKeyCacheHits = new client.Counter({ name: 'rcgw_api_key_cache_hits_total', help: 'API key pattern lookups answered from the cache.', registers: this.r })
+  readonly apiKeyCacheMisses = new client.Counter({ name: 'rcgw_api_key_cache_misses_total', help: 'API key pattern lookups not in the cache.', registers: this.r })
+  readonly apiKeyLookupFailures = new client.Counter({ name: 'rcgw_api_key_lookup_failures_total', help: 'Failed API key lookups against the backend security API.', registers: this.r })
+  readonly frameErrors = new client.Counter({ name: 'rcgw_frame_errors_total', help: 'Connections closed for a transport framing violation, by reason.', labelNames: ['reason'] as const, registers: this.r })
+  readonly connectionDuration = new client.Histogram({ name: 'rcgw_connection_duration_seconds', help: 'Client connection lifetime.', buckets: CONNECTION_DURATION_BUCKETS, registers: this.r })
+  readonly connectionsRejected = new client.Counter({ name: 'rcgw_connections_rejected_total', help: 'Connections refused before the TLS handshake, by reason.', labelNames: ['reason'] as const, registers: this.r })
+  readonly buildInfo = new client.Gauge({ name: 'rcgw_build_info', help: 'Build information; always 1.', labelNames: ['version', 'node_version'] as const, registers: this.r })
 
   private readonly clusters = new Map<string, ClusterMetrics>()
 
-  constructor(opts: { collectDefault?: boolean } = {}) {
+  constructor(opts: GatewayMetricsOptions = {}) {
     if (opts.collectDefault !== false) client.collectDefaultMetrics({ register: this.registry })
     this.buildInfo.labels(VERSION, process.version).set(1)
+    // Label sets known at start are created now so dashboards and alerts see zeros instead of "no data".
     for (const r of TLS_FAILURE_REASONS) this.tlsHandshakeFailures.labels(r).inc(0)
+    for (const r of CONNECTION_REJECT_REASONS) this.connectionsRejected.labels(r).inc(0)
   }
 
+  /** The metrics of one cluster; created once (the transport server does it at start for every cluster). */
   forCluster(name: string): ClusterMetrics {
     let c = this.clusters.get(name)
     if (c === undefined) {
       c = new ClusterMetrics(this, name)
       this.clusters.set(name, c)
-      c.connectionsTotal.inc(0)
     }
     return c
   }
 
   /** Bounded action label: allow-listed actions keep their name, anything else is `other`. */
   actionLabel(action: string | null): string {
-    if (action === null) return 'other'
-    return this.knownActions.has(action) || action === 'internal:tcp/handshake' ? action : 'other'
+    if (action === null) return OTHER_ACTION
+    return this.knownActions.has(action) || action === TCP_HANDSHAKE_ACTION ? action : OTHER_ACTION
   }
 
+  /** Actions from a cluster's `allowed_actions` become label values too (they are config, so still bounded). */
   addKnownActions(actions: Iterable<string>): void {
     for (const a of actions) this.knownActions.add(a)
+  }
+
+  /** Creates zero-valued `rcgw_auth_failures_total` series for a cluster's possible denial reasons. */
+  initAuthFailureReasons(cluster: string, reasons: Iterable<string>): void {
+    for (const r of reasons) this.authFailures.labels(cluster, r).inc(0)
   }
 }
