@@ -19,6 +19,8 @@ import { ensureDevCertificates } from '../tls/devcerts.js'
 import { createLogger } from '../log.js'
 import { Gateway } from '../gateway/gateway.js'
 import { formatByteSize, formatDuration } from '../config/units.js'
+import { certsCommand } from './certs.js'
+import { probeCommand } from './probe.js'
 
 const VERSION = '0.1.0'
 const here = dirname(fileURLToPath(import.meta.url))
@@ -30,6 +32,12 @@ const USAGE = `usage: rcgw <command> [options]
 commands:
   start [--config FILE]          run the gateway (default config: ${DEFAULT_CONFIG})
   check-config [--config FILE]   validate a config file and print the effective settings
+  certs <ca|server|signing|client> ...
+                                 create a CA, the gateway TLS certificate, signing or client certificates
+                                 (rcgw certs help)
+  probe --address HOST:PORT --credentials ENCODED ...
+                                 connect like an Elasticsearch local cluster and report each step
+                                 (rcgw probe --help)
   version                        print the version
   help                           print this help
 `
@@ -113,6 +121,13 @@ export function summarize(cfg: GatewayConfig): string {
 }
 
 export async function main(argv: string[], io: Io = stdio): Promise<number> {
+  // Operator subcommands parse their own options.
+  switch (argv[0]) {
+    case 'certs':
+      return certsCommand(argv.slice(1), io)
+    case 'probe':
+      return probeCommand(argv.slice(1), io)
+  }
   const args = parseArgs(argv)
   if ('error' in args) {
     io.err(`rcgw: ${args.error}\n${USAGE}`)
