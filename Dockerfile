@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # remote-cluster-gateway — multi-stage build: compile with dev dependencies, run with production ones only.
 
-ARG NODE_VERSION=22
+ARG NODE_VERSION=24
 
 FROM node:${NODE_VERSION}-bookworm-slim AS build
 WORKDIR /src
@@ -15,7 +15,9 @@ RUN npm run build
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     RCGW_CONFIG=/etc/rcgw/gateway.yml \
-    RCGW_DATA_DIR=/var/lib/rcgw
+    RCGW_DATA_DIR=/var/lib/rcgw \
+    RCGW_LISTEN_HOST=0.0.0.0 \
+    RCGW_ADMIN_HOST=0.0.0.0
 WORKDIR /opt/rcgw
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
@@ -23,7 +25,7 @@ COPY --from=build /src/dist ./dist
 COPY config/gateway.yml /etc/rcgw/gateway.yml
 COPY grafana ./grafana
 RUN mkdir -p /var/lib/rcgw && chown -R node:node /var/lib/rcgw /etc/rcgw
-USER node
+USER 1000:1000
 EXPOSE 9443 9464
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "require('http').get('http://127.0.0.1:9464/healthz', r => process.exit(r.statusCode === 200 ? 0 : 1)).on('error', () => process.exit(1))"]
