@@ -3,7 +3,7 @@ import type { ClusterConfig } from '../config/types.js'
 import type { GatewayMetrics } from '../admin/metrics.js'
 import type { RequestPolicy } from '../gateway/policy.js'
 import { allowAll } from '../gateway/policy.js'
-import { AuthPolicy } from './policy.js'
+import { AuthPolicy, DENIAL_REASONS } from './policy.js'
 import { KeyPatternMap, httpApiKeyFetcher, type FetchApiKey } from './keymap.js'
 import { SignatureVerifier } from './verify.js'
 import { TrustStore } from './chain.js'
@@ -35,5 +35,6 @@ export function createClusterPolicy(cluster: ClusterConfig, opts: PolicyFactoryO
     ...(opts.now ? { now: opts.now } : {}),
   })
   m.addKnownActions(policy.allowedActions)
+  m.initAuthFailureReasons(cluster.name, DENIAL_REASONS)
   return policy
 }

@@ -16,13 +16,13 @@ import { join } from 'node:path'
 import { loadConfigFile, ConfigError, type ResolvedRaw } from '../config/load.js'
 import type { GatewayConfig } from '../config/types.js'
 import { ensureDevCertificates } from '../tls/devcerts.js'
-import { createLogger } from '../log.js'
+import { createLogger, resolveLogLevel, LogLevelError } from '../log.js'
+import { VERSION } from '../admin/build.js'
 import { Gateway } from '../gateway/gateway.js'
 import { formatByteSize, formatDuration } from '../config/units.js'
 import { certsCommand } from './certs.js'
 import { probeCommand } from './probe.js'
 
-const VERSION = '0.1.0'
 const here = dirname(fileURLToPath(import.meta.url))
 /** dist/cli/main.js and src/cli/main.ts both sit two levels below the package root. */
 export const DEFAULT_CONFIG = resolve(here, '..', '..', 'config', 'gateway.yml')
@@ -173,7 +173,15 @@ function load(file: string, io: Io, check: boolean): GatewayConfig | null {
 async function start(file: string, io: Io): Promise<number> {
   const cfg = load(file, io, false)
   if (cfg === null) return 2
-  const log = createLogger(cfg.logging.level)
+  let level
+  try {
+    level = resolveLogLevel(cfg.logging.level)
+  } catch (e) {
+    if (!(e instanceof LogLevelError)) throw e
+    io.err(`rcgw: ${e.message}\n`)
+    return 2
+  }
+  const log = createLogger(level)
   const gateway = new Gateway(cfg, { log })
   try {
     await gateway.start()

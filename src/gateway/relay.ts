@@ -15,7 +15,7 @@ import { performance } from 'node:perf_hooks'
 import { FrameDecoder, type DecodedHeader, type FrameHandler } from '../codec/decoder.js'
 import { encodeErrorFrame } from '../codec/exception.js'
 import type { FrameProtocolError } from '../codec/errors.js'
-import type { ClusterMetrics, GatewayMetrics } from '../admin/metrics.js'
+import type { ActionMetrics, ClusterMetrics, GatewayMetrics } from '../admin/metrics.js'
 import type { Logger } from '../log.js'
 import type { BackendPool, NodeState } from '../upstream/pool.js'
 import type { ConnectionInfo, Denial, PolicyDecision, RequestPolicy } from './policy.js'
@@ -37,7 +37,8 @@ export interface RelayContext {
 }
 
 interface InFlight {
-  readonly label: string
+  /** The action's pre-bound metric cells (resolved once per request, not per response). */
+  readonly m: ActionMetrics
   readonly t0: number
 }
 
@@ -216,7 +217,7 @@ export class Relay {
   private forwardRequest(h: DecodedHeader, raw: Buffer, label: string): void {
     this.skipBody = false
     this.writeBackend(raw)
-    if (this.inFlight.size < this.ctx.maxInFlight) this.inFlight.set(h.requestId, { label, t0: performance.now() })
+    if (this.inFlight.size < this.ctx.maxInFlight) this.inFlight.set(h.requestId, { m: this.ctx.clusterMetrics.forAction(label), t0: performance.now() })
     else if (this.untracked++ === 0)
       this.ctx.log.warn({ cluster: this.info.cluster, limit: this.ctx.maxInFlight }, 'too many requests in flight on one connection; not tracking the excess')
   }
@@ -295,9 +296,8 @@ export class Relay {
     const f = this.inFlight.get(h.requestId)
     if (f === undefined) return
     this.inFlight.delete(h.requestId)
-    const cm = this.ctx.clusterMetrics
-    cm.request(f.label, h.isError ? 'error' : 'success').inc()
-    cm.duration(f.label).observe((performance.now() - f.t0) / 1000)
+    ;(h.isError ? f.m.error : f.m.success).inc()
+    f.m.duration.observe((performance.now() - f.t0) / 1000)
   }
 
   private atBackendFrameBoundary(): boolean {
@@ -367,7 +367,7 @@ export class Relay {
     endThenDestroy(this.client)
     if (this.backend !== null) endThenDestroy(this.backend)
     if (this.node !== null) this.ctx.pool.release(this.node)
-    for (const f of this.inFlight.values()) this.ctx.clusterMetrics.request(f.label, 'dropped').inc()
+    for (const f of this.inFlight.values()) f.m.dropped.inc()
     this.inFlight.clear()
     const seconds = (performance.now() - this.openedAt) / 1000
     this.ctx.metrics.connectionDuration.observe(seconds)
