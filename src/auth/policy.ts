@@ -7,7 +7,7 @@
  *  1. credentials header present and parseable                       → auth failure (error frame, close)
  *  2. signature header, if present, decodable                        → auth failure
  *  3. key → certificate_identity (static / looked up, may be async)  → auth failure when the identity is not met
- *     or `signing.required` and no signature
+ *     (signature and chain verified first, then the DN matched) or `signing.required` and no signature
  *  4. action on the allow-list                                       → IllegalArgumentException, stays open
  *  5. only allowed request headers; subject info present             → IllegalArgumentException, stays open
  *  6. signature, if present: chain, validity, algorithm, signature   → auth failure
@@ -67,6 +67,12 @@ export const DENIAL_REASONS: readonly DenialReason[] = [
   'action_not_allowed', 'header_not_allowed', 'missing_subject_info', 'no_signing_trust', 'untrusted_chain',
   'expired_certificate', 'unsupported_algorithm', 'bad_signature',
 ]
+
+/**
+ * Longest subject DN evaluated against a certificate_identity pattern. RFC 5280 upper bounds make real subjects far
+ * shorter; a longer one is treated as not matching rather than handed to a backtracking engine.
+ */
+export const MAX_DN_LENGTH = 8192
 
 const MISSING_HEADER = (name: string) =>
   `Cross cluster requests through the dedicated remote cluster server port require transport header [${name}] but none found. ` +
@@ -169,6 +175,7 @@ export class AuthPolicy implements RequestPolicy {
     audit: Record<string, string | null>,
   ): PolicyDecision {
     const id = audit.api_key_id!
+    let verified = false
     switch (r.kind) {
       case 'failed':
         // Fail closed: nothing is known about this key and the backend could not be asked.
@@ -192,7 +199,14 @@ export class AuthPolicy implements RequestPolicy {
               `API key (type:[cross_cluster], id:[${id}]) requires certificate identity matching [${key.pattern}], but no certificate was provided`,
               audit,
             )
-          if (!key.compiled!.matches(leafDn))
+          // Deliberate difference from Elasticsearch's order (which matches the DN at the header stage and verifies
+          // the signature later): the signature and chain are verified BEFORE the DN reaches the regex engine, so a
+          // DN from an untrusted, self-made certificate can never drive a backtracking regex. Both failures are
+          // 401s that close the connection; only the message differs when both would fail.
+          const v = this.verifySignature(headers, signature, audit)
+          if (v !== null) return v
+          verified = true
+          if (leafDn.length > MAX_DN_LENGTH || !key.compiled!.matches(leafDn))
             return authFailure('identity_mismatch', `DN from provided certificate [${leafDn}] does not match API Key certificate identity pattern [${key.pattern}]`, audit)
         }
         break
@@ -217,11 +231,15 @@ export class AuthPolicy implements RequestPolicy {
     }
 
     // 6. Signature verification (whenever present, even without certificate_identity).
-    if (signature !== undefined) {
-      const v = this.opts.verifier.verify(signature, headers.get(SUBJECT_INFO_HEADER)!, headers.get(CREDENTIALS_HEADER)!, this.now())
-      if (!v.ok) return authFailure(v.reason, v.message, { ...audit, detail: v.cause ?? null })
-    }
+    if (signature !== undefined && !verified) return this.verifySignature(headers, signature, audit)
     void h
     return null
+  }
+
+  private verifySignature(headers: ReadonlyMap<string, string>, signature: string, audit: Record<string, string | null>): Denial | null {
+    // The subject info header may still be missing here (identity keys verify before the transport filter runs):
+    // an absent header signs as the empty string and then fails verification, as it would in Elasticsearch.
+    const v = this.opts.verifier.verify(signature, headers.get(SUBJECT_INFO_HEADER) ?? '', headers.get(CREDENTIALS_HEADER)!, this.now())
+    return v.ok ? null : authFailure(v.reason, v.message, { ...audit, detail: v.cause ?? null })
   }
 }

@@ -133,6 +133,14 @@ t.test('certificate_identity on the key', async (t) => {
   denial(t, policy({ keys, trust: [otherCa] }).check(header({ ...base, _cross_cluster_access_signature: signWith(leaf) }), conn), 'untrusted_chain', true, /Failed to verify/)
 })
 
+t.test('an untrusted certificate never reaches the regex engine', async (t) => {
+  // Pattern that would be slow on a hostile DN; the stranger's certificate comes from an untrusted CA.
+  const keys = [{ id: KEY_ID, certificateIdentity: '(a|aa)+b' }]
+  const hostile = issueLeaf([['CN', 'a'.repeat(40)]], otherCa)
+  const d = denial(t, policy({ keys }).check(header({ ...base, _cross_cluster_access_signature: signWith(hostile) }), conn), 'untrusted_chain', true, /Failed to verify/)
+  t.equal(d.audit?.leaf_dn, 'CN=' + 'a'.repeat(40), 'the DN is audited, not evaluated')
+})
+
 t.test('signing.required', async (t) => {
   denial(t, policy({ required: true }).check(header(base), conn), 'signature_required', true, /Expected signature for cross cluster API key, but no signature was provided/)
   t.equal(policy({ required: true }).check(header({ ...base, _cross_cluster_access_signature: signWith(leaf) }), conn), null)
