@@ -26,7 +26,30 @@ export type RequestOutcome = (typeof REQUEST_OUTCOMES)[number]
 
 export const BYTE_DIRECTIONS = ['client_to_backend', 'backend_to_client'] as const
 
-export const CONNECTION_REJECT_REASONS = ['max_connections'] as const
+/**
+ * Connections refused before the TLS handshake: the global connection limit, and the PROXY protocol checks
+ * (`proxy_untrusted`: the peer may not send a PROXY header; `proxy_malformed`: the header breaks the spec;
+ * `proxy_missing`: no complete header arrived in time).
+ */
+export const CONNECTION_REJECT_REASONS = ['max_connections', 'proxy_untrusted', 'proxy_malformed', 'proxy_missing'] as const
+export type ConnectionRejectReason = (typeof CONNECTION_REJECT_REASONS)[number]
+
+/**
+ * `rcgw_limit_hits_total{limit}`: one series per configured limit, so an operator sees at a glance which limit
+ * bites. Some hits are also counted by a more specific metric (max_connections in rcgw_connections_rejected_total,
+ * handshake_timeout in rcgw_tls_handshake_failures_total, max_header_size in rcgw_frame_errors_total).
+ */
+export const LIMIT_NAMES = [
+  'max_connections',
+  'cluster_max_connections',
+  'api_key_max_connections',
+  'handshake_timeout',
+  'max_header_size',
+  'max_in_flight_requests',
+] as const
+export type LimitName = (typeof LIMIT_NAMES)[number]
+
+export const RELOAD_OUTCOMES = ['success', 'failure'] as const
 
 /** Label value for action names outside the allow-list (and for frames without an action). */
 export const OTHER_ACTION = 'other'
@@ -126,7 +149,11 @@ export class GatewayMetrics {
   readonly apiKeyLookupFailures = new client.Counter({ name: 'rcgw_api_key_lookup_failures_total', help: 'Failed API key lookups against the backend security API.', registers: this.r })
   readonly frameErrors = new client.Counter({ name: 'rcgw_frame_errors_total', help: 'Connections closed for a transport framing violation, by reason.', labelNames: ['reason'] as const, registers: this.r })
   readonly connectionDuration = new client.Histogram({ name: 'rcgw_connection_duration_seconds', help: 'Client connection lifetime.', buckets: CONNECTION_DURATION_BUCKETS, registers: this.r })
-  readonly connectionsRejected = new client.Counter({ name: 'rcgw_connections_rejected_total', help: 'Connections refused before the TLS handshake, by reason.', labelNames: ['reason'] as const, registers: this.r })
+  readonly connectionsRejected = new client.Counter({ name: 'rcgw_connections_rejected_total', help: 'Connections refused before the TLS handshake (connection limit, PROXY protocol), by reason.', labelNames: ['reason'] as const, registers: this.r })
+  readonly limitHits = new client.Counter({ name: 'rcgw_limit_hits_total', help: 'Times a configured limit refused or cut something, by limit.', labelNames: ['limit'] as const, registers: this.r })
+  readonly configReloads = new client.Counter({ name: 'rcgw_config_reloads_total', help: 'Configuration reloads (SIGHUP, file change, API), by outcome.', labelNames: ['outcome'] as const, registers: this.r })
+  readonly configLastReloadSuccessful = new client.Gauge({ name: 'rcgw_config_last_reload_successful', help: '1 when the last configuration reload was applied (or none was tried yet), 0 when it was refused.', registers: this.r })
+  readonly configLastReloadSuccessTimestamp = new client.Gauge({ name: 'rcgw_config_last_reload_success_timestamp_seconds', help: 'Unix time the running configuration was loaded (start or last successful reload).', registers: this.r })
   readonly buildInfo = new client.Gauge({ name: 'rcgw_build_info', help: 'Build information; always 1.', labelNames: ['version', 'node_version'] as const, registers: this.r })
 
   private readonly clusters = new Map<string, ClusterMetrics>()
@@ -137,6 +164,10 @@ export class GatewayMetrics {
     // Label sets known at start are created now so dashboards and alerts see zeros instead of "no data".
     for (const r of TLS_FAILURE_REASONS) this.tlsHandshakeFailures.labels(r).inc(0)
     for (const r of CONNECTION_REJECT_REASONS) this.connectionsRejected.labels(r).inc(0)
+    for (const l of LIMIT_NAMES) this.limitHits.labels(l).inc(0)
+    for (const o of RELOAD_OUTCOMES) this.configReloads.labels(o).inc(0)
+    this.configLastReloadSuccessful.set(1)
+    this.configLastReloadSuccessTimestamp.set(Date.now() / 1000)
   }
 
   /** The metrics of one cluster; created once (the transport server does it at start for every cluster). */

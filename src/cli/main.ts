@@ -182,7 +182,13 @@ async function start(file: string, io: Io): Promise<number> {
     return 2
   }
   const log = createLogger(level)
-  const gateway = new Gateway(cfg, { log })
+  const gateway = new Gateway(cfg, {
+    log,
+    // Reloads read the file the same way start did (missing dev certificates are created again when
+    // auto_generate is on), and RCGW_LOG_LEVEL keeps winning over logging.level.
+    loadOptions: { beforeReadingCertificates: autoGenerateHook(io, false) },
+    resolveLogLevel: (l) => resolveLogLevel(l),
+  })
   try {
     await gateway.start()
   } catch (e) {
@@ -191,6 +197,14 @@ async function start(file: string, io: Io): Promise<number> {
     await gateway.stop(0).catch(() => {})
     return 1
   }
+  if (cfg.reload?.watch !== false) gateway.watchConfig()
+  // SIGHUP reloads (the default action would terminate the process). Synchronous: a reload never overlaps another.
+  // Kept while draining too: a late SIGHUP is refused and logged instead of killing the drain.
+  const onHup = () => {
+    log.info({ signal: 'SIGHUP' }, 'signal received: reloading the configuration')
+    gateway.reloadFromFile('signal')
+  }
+  process.on('SIGHUP', onHup)
   return new Promise<number>((resolveExit) => {
     let signals = 0
     const onSignal = (sig: NodeJS.Signals) => {

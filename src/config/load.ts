@@ -189,6 +189,7 @@ function build(raw: ResolvedRaw, file: string): GatewayConfig {
         ca: bt.certificate_authorities.map((p, j) => readCertificates(`${k}.certificate_authorities[${j}]`, p)),
         cert: bt.certificate !== undefined ? readCertificates(`${k}.certificate`, bt.certificate) : undefined,
         key: bt.key !== undefined ? readKey(`${k}.key`, bt.key, undefined) : undefined,
+        keyPath: bt.key,
       },
       auth: {
         enabled: c.authentication,
@@ -215,13 +216,17 @@ function build(raw: ResolvedRaw, file: string): GatewayConfig {
               },
         allowedActions: c.allowed_actions,
       },
+      maxConnections: c.max_connections ?? null,
+      maxConnectionsPerApiKey: c.max_connections_per_api_key ?? null,
     }
   })
 
   validateAuth(raw, clusters)
   return {
     source: file,
-    listen: raw.listen,
+    listen: { host: raw.listen.host, port: raw.listen.port },
+    proxyProtocol: { enabled: raw.listen.proxy_protocol, trusted: raw.listen.proxy_protocol_trusted },
+    reload: { watch: raw.reload.watch, debounceMs: raw.reload.debounce },
     tls: {
       certificatePath: raw.tls.certificate,
       keyPath: raw.tls.key,

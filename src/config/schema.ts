@@ -5,6 +5,7 @@
  * Unknown keys are rejected (`strict`) so that a typo such as `max_conections` is reported instead of silently
  * ignored.
  */
+import { isIP } from 'node:net'
 import { z } from 'zod'
 import { parseByteSize, parseDuration } from './units.js'
 
@@ -52,6 +53,24 @@ export const hostPort = z.string().transform((v, ctx) => {
     return z.NEVER
   }
   return { host: (m[1] ?? m[2]) as string, port: p }
+})
+
+/**
+ * An IPv4/IPv6 address or CIDR block (`10.0.0.0/8`, `192.0.2.7`, `2001:db8::/32`) for `listen.proxy_protocol_trusted`.
+ * Zone ids (`fe80::1%eth0`) are refused: a peer address never carries one in Node.
+ */
+const cidr = z.string().transform((v, ctx) => {
+  const text = v.trim()
+  const slash = text.indexOf('/')
+  const address = slash < 0 ? text : text.slice(0, slash)
+  const fam = isIP(address)
+  const max = fam === 4 ? 32 : 128
+  const prefixText = slash < 0 ? String(max) : text.slice(slash + 1)
+  if (fam === 0 || address.includes('%') || !/^\d{1,3}$/.test(prefixText) || Number(prefixText) > max) {
+    ctx.addIssue({ code: 'custom', message: `invalid address or CIDR block ${JSON.stringify(v)} (expected e.g. 10.0.0.0/8, 192.0.2.7 or 2001:db8::/32)` })
+    return z.NEVER
+  }
+  return { family: fam === 4 ? ('ipv4' as const) : ('ipv6' as const), address, prefix: Number(prefixText), text }
 })
 
 /** A DNS name usable as SNI (javax.net.ssl.SNIHostName rules, which Elasticsearch applies to `server_name`). */
@@ -145,6 +164,9 @@ const clusterSchema = z
     allowed_actions: z.union([z.literal('default'), z.array(z.string().min(1)).min(1)]).default('default'),
     // false turns the whole request check off for this cluster (plain protocol-aware TCP proxying).
     authentication: z.boolean().default(true),
+    // Per-cluster and per-API-key connection limits (absent = only the global limits.max_connections applies).
+    max_connections: z.number().int().min(1).optional(),
+    max_connections_per_api_key: z.number().int().min(1).optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -158,9 +180,15 @@ const clusterSchema = z
 export const configSchema = z
   .object({
     listen: z
-      .object({ host: host.default('0.0.0.0'), port: port.default(9443) })
+      .object({
+        host: host.default('0.0.0.0'),
+        port: port.default(9443),
+        // PROXY protocol v1/v2 from a load balancer in front of the gateway; only the trusted peers may send it.
+        proxy_protocol: z.boolean().default(false),
+        proxy_protocol_trusted: z.array(cidr).default([]),
+      })
       .strict()
-      .default({ host: '0.0.0.0', port: 9443 }),
+      .default({ host: '0.0.0.0', port: 9443, proxy_protocol: false, proxy_protocol_trusted: [] }),
     tls: tlsSchema,
     admin: z
       .object({ enabled: z.boolean().default(true), host: host.default('127.0.0.1'), port: port.default(9464) })
@@ -187,6 +215,15 @@ export const configSchema = z
       .object({ drain_timeout: duration().default(30_000) })
       .strict()
       .default({ drain_timeout: 30_000 }),
+    reload: z
+      .object({
+        // Reload when the config file or a file it names changes (SIGHUP always reloads).
+        watch: z.boolean().default(true),
+        // Certificate tooling often writes the certificate and the key one after the other: wait for quiet.
+        debounce: duration({ min: 10 }).default(1_000),
+      })
+      .strict()
+      .default({ watch: true, debounce: 1_000 }),
     clusters: z.array(clusterSchema).min(1, 'at least one cluster is required'),
   })
   .strict()
@@ -205,6 +242,12 @@ export const configSchema = z
         sni.set(s, c.name)
       })
     })
+    if (cfg.listen.proxy_protocol && cfg.listen.proxy_protocol_trusted.length === 0)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['listen', 'proxy_protocol_trusted'],
+        message: 'required when proxy_protocol is true: the addresses of the load balancers that send the PROXY header',
+      })
     if (defaults > 1) ctx.addIssue({ code: 'custom', path: ['clusters'], message: 'at most one cluster may have default: true' })
     if (cfg.admin.enabled && cfg.admin.port !== 0 && cfg.admin.port === cfg.listen.port && cfg.admin.host === cfg.listen.host)
       ctx.addIssue({ code: 'custom', path: ['admin', 'port'], message: 'must differ from listen.port' })

@@ -22,6 +22,8 @@ export interface BackendTlsConfig {
   readonly ca: readonly PemBundle[]
   readonly cert: PemBundle | undefined
   readonly key: Buffer | undefined
+  /** Absolute path of `key` (watched for hot reload); undefined when no client key is configured. */
+  readonly keyPath?: string | undefined
 }
 
 export interface HealthCheckConfig {
@@ -70,6 +72,33 @@ export interface ClusterConfig {
   readonly healthCheck: HealthCheckConfig
   readonly backendTls: BackendTlsConfig
   readonly auth: ClusterAuthConfig
+  /** `clusters[].max_connections`: client connections routed to this cluster at once; null = only the global limit. */
+  readonly maxConnections?: number | null
+  /** `clusters[].max_connections_per_api_key`: connections per cross-cluster API key id at once; null = unlimited. */
+  readonly maxConnectionsPerApiKey?: number | null
+}
+
+/** One entry of `listen.proxy_protocol_trusted`: an address or CIDR block. */
+export interface CidrRange {
+  readonly family: 'ipv4' | 'ipv6'
+  /** The network address as written (validated). */
+  readonly address: string
+  readonly prefix: number
+  /** As written in the config, for logs and check-config. */
+  readonly text: string
+}
+
+/** PROXY protocol (v1 and v2) on the transport listener (`listen.proxy_protocol*` in the file). */
+export interface ProxyProtocolConfig {
+  readonly enabled: boolean
+  /** Peers allowed to send a PROXY header (the load balancers). Everyone else is refused while enabled. */
+  readonly trusted: readonly CidrRange[]
+}
+
+/** Hot reload (`reload.*`): SIGHUP always reloads; file watching is optional. */
+export interface ReloadConfig {
+  readonly watch: boolean
+  readonly debounceMs: number
 }
 
 export interface GatewayConfig {
@@ -96,4 +125,7 @@ export interface GatewayConfig {
   readonly logging: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' }
   readonly shutdown: { readonly drainTimeoutMs: number }
   readonly clusters: readonly ClusterConfig[]
+  /** Optional so hand-built configs (tests, tools) need not spell them out; load.ts always sets them. */
+  readonly proxyProtocol?: ProxyProtocolConfig
+  readonly reload?: ReloadConfig
 }

@@ -13,9 +13,10 @@ import type { Socket } from 'node:net'
 import type { TLSSocket } from 'node:tls'
 import { performance } from 'node:perf_hooks'
 import { FrameDecoder, type DecodedHeader, type FrameHandler } from '../codec/decoder.js'
-import { encodeErrorFrame } from '../codec/exception.js'
+import { encodeErrorFrame, type JavaException } from '../codec/exception.js'
 import type { FrameProtocolError } from '../codec/errors.js'
-import type { ActionMetrics, ClusterMetrics, GatewayMetrics } from '../admin/metrics.js'
+import type { ActionMetrics, ClusterMetrics, GatewayMetrics, LimitName } from '../admin/metrics.js'
+import { CROSS_CLUSTER_ACCESS_CREDENTIALS_HEADER_KEY, parseCredentialsHeader } from '../auth/credentials.js'
 import type { Logger } from '../log.js'
 import type { BackendPool, NodeState } from '../upstream/pool.js'
 import type { ConnectionInfo, Denial, PolicyDecision, RequestPolicy } from './policy.js'
@@ -34,6 +35,15 @@ export interface RelayContext {
   readonly log: Logger
   readonly maxHeaderSize: number
   readonly maxInFlight: number
+  /** Concurrent connections per API key id (`clusters[].max_connections_per_api_key`); absent = not counted. */
+  readonly keyLimiter?: ConnectionLimiter
+}
+
+/** Counts connections per API key id; `tryAcquire` is false when the key is at its limit. */
+export interface ConnectionLimiter {
+  readonly limit: number | null
+  tryAcquire(id: string): boolean
+  release(id: string): void
 }
 
 interface InFlight {
@@ -52,6 +62,7 @@ export type CloseReason =
   | `framing_error:${string}`
   | `backend_framing_error:${string}`
   | `denied:${string}`
+  | `limit:${string}`
 
 export class Relay {
   readonly info: ConnectionInfo
@@ -75,6 +86,9 @@ export class Relay {
   private bytesIn = 0
   private bytesOut = 0
   private closeReason: CloseReason = 'client_closed'
+  /** Set at the first allowed request: the one whose API key the connection is counted against (admitKey). */
+  private keyLearned = false
+  private keyId: string | null = null
   private readonly onClosed: (r: Relay) => void
 
   constructor(
@@ -182,6 +196,7 @@ export class Relay {
     }
     const decision = this.ctx.policy.check(h, this.info)
     if (decision === null) {
+      if (!this.keyLearned && !this.admitKey(h)) return false
       this.forwardRequest(h, raw, this.ctx.metrics.actionLabel(h.variable?.action ?? null))
       return true
     }
@@ -205,8 +220,9 @@ export class Relay {
     if (this.closed) return
     const backend = this.backend!
     backend.cork()
-    if (d === null) this.forwardRequest(h, raw, this.ctx.metrics.actionLabel(h.variable?.action ?? null))
-    else this.deny(h, d)
+    if (d === null) {
+      if (this.keyLearned || this.admitKey(h)) this.forwardRequest(h, raw, this.ctx.metrics.actionLabel(h.variable?.action ?? null))
+    } else this.deny(h, d)
     if (!this.closed && this.closeAfterInject === null) {
       this.clientDecoder.resume()
       this.unpauseClient(PAUSE_POLICY)
@@ -218,8 +234,54 @@ export class Relay {
     this.skipBody = false
     this.writeBackend(raw)
     if (this.inFlight.size < this.ctx.maxInFlight) this.inFlight.set(h.requestId, { m: this.ctx.clusterMetrics.forAction(label), t0: performance.now() })
-    else if (this.untracked++ === 0)
+    else if (this.untracked++ === 0) {
+      // Counted once per connection, like the log line: the excess is still forwarded, only not attributed.
+      this.ctx.metrics.limitHits.labels('max_in_flight_requests').inc()
       this.ctx.log.warn({ cluster: this.info.cluster, limit: this.ctx.maxInFlight }, 'too many requests in flight on one connection; not tracking the excess')
+    }
+  }
+
+  /**
+   * The connection is counted against the API key id of its first allowed request (after the TCP handshake; for
+   * a proxy-mode connection, the remote cluster handshake, which always carries the credentials). Looked at once
+   * per connection, so the data path pays one boolean test per request. Returns false when the key already has
+   * `max_connections_per_api_key` connections, after answering this request with a 429 error frame (closing).
+   */
+  private admitKey(h: DecodedHeader): boolean {
+    this.keyLearned = true
+    const limiter = this.ctx.keyLimiter
+    const credentials = h.variable?.requestHeaders.get(CROSS_CLUSTER_ACCESS_CREDENTIALS_HEADER_KEY)
+    // No credentials (certificate-model connection, or authentication off): nothing to count.
+    if (limiter === undefined || credentials === undefined) return true
+    const parsed = parseCredentialsHeader(credentials)
+    // Unparseable credentials can only pass with authentication off: there is no key id to count.
+    if (!parsed.ok) return true
+    if (limiter.tryAcquire(parsed.id)) {
+      this.keyId = parsed.id
+      return true
+    }
+    const limit = limiter.limit
+    this.refuseForLimit(
+      h,
+      'api_key_max_connections',
+      {
+        type: 'security',
+        status: 'TOO_MANY_REQUESTS',
+        message: `too many connections for API key [${parsed.id}] through the gateway: at most ${limit} at once (clusters[].max_connections_per_api_key)`,
+      },
+      { api_key_id: parsed.id, limit },
+    )
+    return false
+  }
+
+  /** Answers a request refused by a limit with an error frame and closes the connection afterwards. */
+  private refuseForLimit(h: DecodedHeader, limit: LimitName, exception: JavaException, audit: Record<string, string | number | null>): void {
+    this.skipBody = true
+    const action = h.variable?.action ?? null
+    this.ctx.metrics.limitHits.labels(limit).inc()
+    this.ctx.clusterMetrics.request(this.ctx.metrics.actionLabel(action), 'denied').inc()
+    this.ctx.log.warn({ event: 'limit_hit', limit, cluster: this.info.cluster, client: this.info.remoteAddress, action, ...audit }, `request refused: ${limit} reached; closing the connection`)
+    this.inject(encodeErrorFrame(h.requestId, h.version, exception), `limit:${limit}`)
   }
 
   private deny(h: DecodedHeader, d: Denial): void {
@@ -243,6 +305,7 @@ export class Relay {
   private onFramingError(e: FrameProtocolError, prefix: 'framing_error' | 'backend_framing_error'): void {
     const reason = prefix === 'framing_error' ? e.reason : `backend_${e.reason}`
     this.ctx.metrics.frameErrors.labels(reason).inc()
+    if (e.reason === 'header_too_large') this.ctx.metrics.limitHits.labels('max_header_size').inc()
     this.ctx.log.warn({ cluster: this.info.cluster, client: this.info.remoteAddress, reason: e.reason, err: e.message }, prefix === 'framing_error' ? 'framing violation from client; closing' : 'framing violation from backend; closing')
     this.close(`${prefix}:${e.reason}`)
   }
@@ -367,6 +430,7 @@ export class Relay {
     endThenDestroy(this.client)
     if (this.backend !== null) endThenDestroy(this.backend)
     if (this.node !== null) this.ctx.pool.release(this.node)
+    if (this.keyId !== null) this.ctx.keyLimiter?.release(this.keyId)
     for (const f of this.inFlight.values()) f.m.dropped.inc()
     this.inFlight.clear()
     const seconds = (performance.now() - this.openedAt) / 1000
@@ -378,6 +442,7 @@ export class Relay {
         sni: this.info.servername,
         client: this.info.remoteAddress,
         node: this.node?.cfg.id ?? null,
+        ...(this.keyId !== null ? { api_key_id: this.keyId } : {}),
         bytes_in: this.bytesIn,
         bytes_out: this.bytesOut,
         duration_s: Math.round(seconds * 1000) / 1000,

@@ -19,6 +19,10 @@ type Kind = 'counter' | 'gauge' | 'histogram'
 /** The list (plus rcgw_connections_rejected_total), with label names. */
 const EXPECTED: Record<string, { type: Kind; labels: string[] }> = {
   rcgw_client_connections_active: { type: 'gauge', labels: [] },
+  rcgw_limit_hits_total: { type: 'counter', labels: ['limit'] },
+  rcgw_config_reloads_total: { type: 'counter', labels: ['outcome'] },
+  rcgw_config_last_reload_successful: { type: 'gauge', labels: [] },
+  rcgw_config_last_reload_success_timestamp_seconds: { type: 'gauge', labels: [] },
   rcgw_client_connections_total: { type: 'counter', labels: ['cluster'] },
   rcgw_tls_handshake_failures_total: { type: 'counter', labels: ['reason'] },
   rcgw_tls_handshake_duration_seconds: { type: 'histogram', labels: [] },
