@@ -19,6 +19,14 @@ export interface ReadinessSource {
   unhealthyClusters(): string[]
 }
 
+/**
+ * What /metrics reads: a `GatewayMetrics`, or any registry-like source such as the primary's cluster-wide
+ * aggregation with `workers` > 1 (src/cli/workers.ts).
+ */
+export interface MetricsSource {
+  readonly registry: { metrics(): Promise<string>; readonly contentType: string }
+}
+
 export interface ReadinessBody {
   readonly status: 'ready' | 'not_ready'
   readonly listening: boolean
@@ -34,7 +42,7 @@ export class AdminServer {
   private readonly server: Server
 
   constructor(
-    private readonly metrics: GatewayMetrics,
+    private readonly metrics: GatewayMetrics | MetricsSource,
     private readonly readiness: ReadinessSource,
   ) {
     this.server = createServer((req, res) => void this.handle(req, res))

@@ -13,7 +13,8 @@ import { dirname, resolve } from 'node:path'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { loadConfigFile, ConfigError, type ResolvedRaw } from '../config/load.js'
+import cluster from 'node:cluster'
+import { loadConfigFile, ConfigError, type ResolvedRaw, type LoadOptions } from '../config/load.js'
 import type { GatewayConfig } from '../config/types.js'
 import { ensureDevCertificates } from '../tls/devcerts.js'
 import { createLogger, resolveLogLevel, LogLevelError } from '../log.js'
@@ -22,6 +23,7 @@ import { Gateway } from '../gateway/gateway.js'
 import { formatByteSize, formatDuration } from '../config/units.js'
 import { certsCommand } from './certs.js'
 import { probeCommand } from './probe.js'
+import { runPrimary, attachWorker, type WorkerHandle } from './workers.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 /** dist/cli/main.js and src/cli/main.ts both sit two levels below the package root. */
@@ -158,9 +160,9 @@ export async function main(argv: string[], io: Io = stdio): Promise<number> {
   }
 }
 
-function load(file: string, io: Io, check: boolean): GatewayConfig | null {
+function load(file: string, io: Io, check: boolean, opts: LoadOptions = { beforeReadingCertificates: autoGenerateHook(io, check) }): GatewayConfig | null {
   try {
-    return loadConfigFile(file, { beforeReadingCertificates: autoGenerateHook(io, check) })
+    return loadConfigFile(file, opts)
   } catch (e) {
     if (e instanceof ConfigError) {
       io.err(`rcgw: invalid config ${file}: ${e.message}\n`)
@@ -170,8 +172,20 @@ function load(file: string, io: Io, check: boolean): GatewayConfig | null {
   }
 }
 
+/** In a worker (`workers` > 1) the primary serves the admin listener: every load, reloads included, disables it. */
+function withoutAdmin(hook: (raw: ResolvedRaw) => ResolvedRaw | void): (raw: ResolvedRaw) => ResolvedRaw {
+  return (raw) => {
+    const r = hook(raw) ?? raw
+    return { ...r, admin: { ...r.admin, enabled: false } }
+  }
+}
+
 async function start(file: string, io: Io): Promise<number> {
-  const cfg = load(file, io, false)
+  const inWorker = cluster.isWorker
+  const loadOptions: LoadOptions = {
+    beforeReadingCertificates: inWorker ? withoutAdmin(autoGenerateHook(io, false)) : autoGenerateHook(io, false),
+  }
+  const cfg = load(file, io, false, loadOptions)
   if (cfg === null) return 2
   let level
   try {
@@ -182,11 +196,14 @@ async function start(file: string, io: Io): Promise<number> {
     return 2
   }
   const log = createLogger(level)
+  // workers > 1: this process becomes the node:cluster primary (config and dev certificates are ready before forking).
+  if (!inWorker && (cfg.workers ?? 1) > 1)
+    return runPrimary({ cfg, log, exec: fileURLToPath(import.meta.url), args: ['start', '--config', file], err: io.err })
   const gateway = new Gateway(cfg, {
     log,
     // Reloads read the file the same way start did (missing dev certificates are created again when
     // auto_generate is on), and RCGW_LOG_LEVEL keeps winning over logging.level.
-    loadOptions: { beforeReadingCertificates: autoGenerateHook(io, false) },
+    loadOptions,
     resolveLogLevel: (l) => resolveLogLevel(l),
   })
   try {
@@ -207,6 +224,7 @@ async function start(file: string, io: Io): Promise<number> {
   process.on('SIGHUP', onHup)
   return new Promise<number>((resolveExit) => {
     let signals = 0
+    let workerHandle: WorkerHandle | null = null
     const onSignal = (sig: NodeJS.Signals) => {
       signals++
       if (signals > 1) {
@@ -216,7 +234,10 @@ async function start(file: string, io: Io): Promise<number> {
       }
       log.info({ signal: sig }, 'signal received')
       gateway.stop().then(
-        () => resolveExit(0),
+        () => {
+          workerHandle?.close()
+          resolveExit(0)
+        },
         (e: unknown) => {
           log.error({ err: String(e) }, 'error during shutdown')
           resolveExit(1)
@@ -225,6 +246,13 @@ async function start(file: string, io: Io): Promise<number> {
     }
     process.on('SIGTERM', onSignal)
     process.on('SIGINT', onSignal)
+    if (inWorker) {
+      // The primary's stop request never escalates: the same Ctrl-C may already have reached this worker.
+      workerHandle = attachWorker(gateway, (sig) => {
+        if (signals === 0) onSignal(sig)
+      })
+      workerHandle.started()
+    }
   })
 }
 

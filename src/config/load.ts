@@ -6,6 +6,7 @@
 import { readFileSync, existsSync } from 'node:fs'
 import { dirname, resolve, isAbsolute } from 'node:path'
 import { X509Certificate, createPrivateKey } from 'node:crypto'
+import { availableParallelism } from 'node:os'
 import { parseDocument } from 'yaml'
 import { configSchema, type RawConfig } from './schema.js'
 import type { GatewayConfig, ClusterConfig, PemBundle } from './types.js'
@@ -227,6 +228,7 @@ function build(raw: ResolvedRaw, file: string): GatewayConfig {
     listen: { host: raw.listen.host, port: raw.listen.port },
     proxyProtocol: { enabled: raw.listen.proxy_protocol, trusted: raw.listen.proxy_protocol_trusted },
     reload: { watch: raw.reload.watch, debounceMs: raw.reload.debounce },
+    workers: raw.workers === 'auto' ? availableParallelism() : raw.workers,
     tls: {
       certificatePath: raw.tls.certificate,
       keyPath: raw.tls.key,

@@ -224,6 +224,8 @@ export const configSchema = z
       })
       .strict()
       .default({ watch: true, debounce: 1_000 }),
+    // Transport worker processes (node:cluster): a number, or `auto` for os.availableParallelism(). 1 = one process.
+    workers: z.union([z.literal('auto'), z.number().int().min(1).max(1024)]).default(1),
     clusters: z.array(clusterSchema).min(1, 'at least one cluster is required'),
   })
   .strict()

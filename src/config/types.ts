@@ -128,4 +128,9 @@ export interface GatewayConfig {
   /** Optional so hand-built configs (tests, tools) need not spell them out; load.ts always sets them. */
   readonly proxyProtocol?: ProxyProtocolConfig
   readonly reload?: ReloadConfig
+  /**
+   * `workers`: transport worker processes (`auto` resolved to os.availableParallelism()); 1 = today's single
+   * process. Read at start only (src/cli/workers.ts); changing it needs a restart.
+   */
+  readonly workers?: number
 }
