@@ -101,7 +101,12 @@ if (process.env.RCGW_BENCH_REEXEC !== '1') {
   for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig))
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)))
 } else {
-  await main()
+  try {
+    await main()
+  } catch (e) {
+    process.stderr.write(`bench: failed: ${e?.stack ?? e}\n`)
+    process.exitCode = 1
+  }
 }
 
 // ---- setup ---------------------------------------------------------------------------------------------------------

@@ -25,6 +25,15 @@ const PAUSE_BACKPRESSURE = 1
 const PAUSE_POLICY = 2
 const PAUSE_CONNECTING = 4
 
+/**
+ * Back-pressure threshold per socket. A TLS socket's write() returns false for every chunk of 16 KiB or more (TLS
+ * writes complete asynchronously), so pausing the peer on `false` alone paused it after every chunk and cost ~1.6×
+ * W1 throughput (bench/FINDINGS.md). The reader is paused only once this much is queued; 'drain' still resumes it
+ * (a write that leaves more than the 16 KiB high-water mark queued always returned false, so 'drain' will come).
+ * Worst case per connection: 2 × 1 MiB.
+ */
+const WRITE_BUFFER_PAUSE = 1024 * 1024
+
 const TCP_HANDSHAKE_LABEL = 'internal:tcp/handshake'
 
 export interface RelayContext {
@@ -164,7 +173,8 @@ export class Relay {
   }
 
   private writeBackend(buf: Buffer): void {
-    if (!this.backend!.write(buf) && (this.clientPause & PAUSE_BACKPRESSURE) === 0) this.pauseClient(PAUSE_BACKPRESSURE)
+    const b = this.backend!
+    if (!b.write(buf) && b.writableLength > WRITE_BUFFER_PAUSE && (this.clientPause & PAUSE_BACKPRESSURE) === 0) this.pauseClient(PAUSE_BACKPRESSURE)
   }
 
   private clientHandler(): FrameHandler {
@@ -330,7 +340,8 @@ export class Relay {
   }
 
   private writeClient(buf: Buffer): void {
-    if (!this.client.write(buf) && (this.backendPause & PAUSE_BACKPRESSURE) === 0) this.pauseBackend(PAUSE_BACKPRESSURE)
+    const c = this.client
+    if (!c.write(buf) && c.writableLength > WRITE_BUFFER_PAUSE && (this.backendPause & PAUSE_BACKPRESSURE) === 0) this.pauseBackend(PAUSE_BACKPRESSURE)
   }
 
   private backendHandler(): FrameHandler {
