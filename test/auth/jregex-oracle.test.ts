@@ -15,52 +15,12 @@
 import t from 'tap'
 import fc from 'fast-check'
 import { spawnSync } from 'node:child_process'
-import { existsSync, readdirSync } from 'node:fs'
+
 import { fileURLToPath } from 'node:url'
+import { findJdks, type Jdk } from './helpers/java.js'
 import { compileJavaPattern, JavaRegexError, type JdkFlavor } from '../../src/auth/jregex.js'
 
 // ------------------------------------------------------------------ JDK discovery and oracle I/O
-
-interface Jdk {
-  readonly java: string
-  readonly major: number
-}
-
-function javaMajor(java: string): number | undefined {
-  const r = spawnSync(java, ['-XshowSettings:properties', '-version'], { encoding: 'utf8' })
-  const m = /java\.specification\.version = (\d+)/.exec(`${r.stderr}${r.stdout}`)
-  return m?.[1] === undefined ? undefined : Number(m[1])
-}
-
-function globJava(pred: (dir: string) => boolean): string[] {
-  const root = '/usr/lib/jvm'
-  if (!existsSync(root)) return []
-  return readdirSync(root)
-    .filter(pred)
-    .sort()
-    .map((d) => `${root}/${d}/bin/java`)
-    .filter((p) => existsSync(p))
-}
-
-/** JDK 25 first ($JAVA25_HOME, /usr/lib/jvm/temurin-25*, /usr/lib/jvm/*25*), then `java` on PATH if it is 17. */
-function findJdks(): Jdk[] {
-  const candidates = [
-    ...(process.env.JAVA25_HOME !== undefined ? [`${process.env.JAVA25_HOME}/bin/java`] : []),
-    ...globJava((d) => d.startsWith('temurin-25')),
-    ...globJava((d) => d.includes('25')),
-  ]
-  const out: Jdk[] = []
-  for (const java of candidates) {
-    if (existsSync(java) && javaMajor(java) === 25) {
-      out.push({ java, major: 25 })
-      break
-    }
-  }
-  const pathMajor = javaMajor('java')
-  if (out.length === 0 && pathMajor !== undefined) out.push({ java: 'java', major: pathMajor })
-  else if (pathMajor === 17) out.push({ java: 'java', major: 17 })
-  return out
-}
 
 /** JSON string with every code unit outside printable ASCII escaped (lone surrogates survive). */
 function jsonString(s: string): string {

@@ -8,41 +8,15 @@
  *     ("set" operation).
  */
 import t from 'tap'
-import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, readdirSync, writeFileSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import { findJdks, type Jdk } from './helpers/java.js'
 import { brotliCompressSync, constants } from 'node:zlib'
 import { Parser } from '../../src/auth/jregex/parser.js'
 import { payloadText } from '../../src/auth/jregex/unicode.js'
 import type { JdkFlavor } from '../../src/auth/jregex.js'
 
-interface Jdk {
-  readonly java: string
-  readonly major: number
-}
-
-function javaMajor(java: string): number | undefined {
-  const r = spawnSync(java, ['-XshowSettings:properties', '-version'], { encoding: 'utf8' })
-  const m = /java\.specification\.version = (\d+)/.exec(`${r.stderr}${r.stdout}`)
-  return m?.[1] === undefined ? undefined : Number(m[1])
-}
-
-/** JDK 25 ($JAVA25_HOME, /usr/lib/jvm/temurin-25*, /usr/lib/jvm/*25*) and `java` on PATH when it is 17. */
-function findJdks(): Jdk[] {
-  const root = '/usr/lib/jvm'
-  const dirs = existsSync(root) ? readdirSync(root).sort() : []
-  const candidates = [
-    ...(process.env.JAVA25_HOME !== undefined ? [`${process.env.JAVA25_HOME}/bin/java`] : []),
-    ...dirs.filter((d) => d.startsWith('temurin-25')).map((d) => `${root}/${d}/bin/java`),
-    ...dirs.filter((d) => d.includes('25')).map((d) => `${root}/${d}/bin/java`),
-  ]
-  const out: Jdk[] = []
-  const j25 = candidates.find((j) => existsSync(j) && javaMajor(j) === 25)
-  if (j25 !== undefined) out.push({ java: j25, major: 25 })
-  const pathMajor = javaMajor('java')
-  if (pathMajor === 17 || (out.length === 0 && pathMajor !== undefined)) out.push({ java: 'java', major: pathMajor })
-  return out
-}
 
 /** JSON string with every code unit outside printable ASCII escaped (the oracle reads ASCII). */
 function jsonString(s: string): string {
