@@ -2,7 +2,7 @@
  * One backend connection: TCP + TLS to a node's remote cluster port, bounded by a connect timeout.
  * Failures are classified into a small fixed set of reasons (a metric label).
  */
-import { connect as tlsConnect, type TLSSocket } from 'node:tls'
+import { connect as tlsConnect, createSecureContext, type ConnectionOptions, type SecureContext, type TLSSocket } from 'node:tls'
 import type { BackendNodeConfig, BackendTlsConfig } from '../config/types.js'
 import { backendTlsOptions } from '../tls/options.js'
 import { connect as netConnect, type Socket } from 'node:net'
@@ -36,12 +36,55 @@ export function tuneSocket(s: Socket): void {
   s.setKeepAlive(true, 60_000)
 }
 
+/**
+ * What backend connects of one cluster share: one SecureContext (tls.connect({ ca, cert, key }) would parse the PEM
+ * and build an X509 store on every connect, 21 % of the gateway's CPU under connection churn — bench/FINDINGS.md
+ * §3) and the last TLS session per node, so reconnects resume (abbreviated handshake, as HAProxy does for its
+ * servers by default). Node checks the server certificate and its identity only on full handshakes; a resumed
+ * session is one that passed those checks under this very configuration object. A reload builds new config objects,
+ * so new CAs or verification settings never resume a session made under the old ones (WeakMap: the old ones go
+ * with their config).
+ */
+interface TlsShared {
+  readonly context: SecureContext
+  readonly sessions: Map<string, Buffer>
+}
+const shared = new WeakMap<BackendTlsConfig, TlsShared>()
+
+function sharedFor(tls: BackendTlsConfig, opts: ConnectionOptions): TlsShared {
+  let s = shared.get(tls)
+  if (s === undefined) {
+    const { ca, cert, key, minVersion, maxVersion, ecdhCurve } = opts
+    s = { context: createSecureContext({ ca, cert, key, minVersion, maxVersion, ecdhCurve }), sessions: new Map() }
+    shared.set(tls, s)
+  }
+  return s
+}
+
+function connectTls(node: BackendNodeConfig, tls: BackendTlsConfig): TLSSocket {
+  const opts = backendTlsOptions(tls, node.host)
+  const s = sharedFor(tls, opts)
+  const sessionKey = `${node.host}:${node.port}`
+  const session = s.sessions.get(sessionKey)
+  const socket = tlsConnect({
+    host: node.host,
+    port: node.port,
+    secureContext: s.context,
+    rejectUnauthorized: opts.rejectUnauthorized,
+    ...(opts.servername !== undefined ? { servername: opts.servername } : {}),
+    ...(opts.checkServerIdentity !== undefined ? { checkServerIdentity: opts.checkServerIdentity } : {}),
+    ...(session !== undefined ? { session } : {}),
+  })
+  socket.on('session', (ticket: Buffer) => s.sessions.set(sessionKey, ticket))
+  // A failed connect forgets the session: the next attempt does a full handshake (and full verification).
+  socket.once('error', () => s.sessions.delete(sessionKey))
+  return socket
+}
+
 export function connectBackend(node: BackendNodeConfig, tls: BackendTlsConfig, timeoutMs: number): Promise<Socket | TLSSocket> {
   return new Promise((resolve, reject) => {
     let settled = false
-    const socket: Socket | TLSSocket = tls.enabled
-      ? tlsConnect({ host: node.host, port: node.port, ...backendTlsOptions(tls, node.host) })
-      : netConnect({ host: node.host, port: node.port })
+    const socket: Socket | TLSSocket = tls.enabled ? connectTls(node, tls) : netConnect({ host: node.host, port: node.port })
     const timer = setTimeout(() => fail(new BackendConnectError(node.id, 'timeout', `connect timed out after ${timeoutMs}ms`)), timeoutMs)
     const onError = (err: NodeJS.ErrnoException) => fail(new BackendConnectError(node.id, classifyConnectError(err), err.message))
     const onClose = () => fail(new BackendConnectError(node.id, 'reset', 'connection closed during connect'))
