@@ -19,7 +19,7 @@
 import type { DecodedHeader } from '../codec/decoder.js'
 import type { JavaException } from '../codec/exception.js'
 import type { ConnectionInfo, Denial, PolicyDecision, RequestPolicy } from '../gateway/policy.js'
-import { parseCredentialsHeader } from './credentials.js'
+import { parseCredentialsHeader, type CredentialsParseResult } from './credentials.js'
 import { JavaRegexError } from './jregex.js'
 import type { KeyLookupResult, KeyPatternMap } from './keymap.js'
 import type { SignatureVerifier } from './verify.js'
@@ -113,6 +113,8 @@ export function resolveAllowedActions(spec: 'default' | readonly string[]): Set<
 export class AuthPolicy implements RequestPolicy {
   readonly allowedActions: Set<string>
   private readonly now: () => number
+  private lastCredentials: string | null = null
+  private lastParsed: CredentialsParseResult | null = null
 
   constructor(private readonly opts: AuthPolicyOptions) {
     this.allowedActions = resolveAllowedActions(opts.allowedActions)
@@ -132,7 +134,15 @@ export class AuthPolicy implements RequestPolicy {
         message: MISSING_HEADER(CREDENTIALS_HEADER),
         cause: null,
       })
-    const parsed = parseCredentialsHeader(credentials)
+    // The same credentials arrive on request after request: parseCredentialsHeader is pure in the string, so the
+    // last result is reused when the string is equal (FINDINGS.md §4: policy check 1.1 → 0.1 µs).
+    let parsed: CredentialsParseResult
+    if (credentials === this.lastCredentials) parsed = this.lastParsed!
+    else {
+      parsed = parseCredentialsHeader(credentials)
+      this.lastCredentials = credentials
+      this.lastParsed = parsed
+    }
     if (!parsed.ok)
       return authFailure('invalid_credentials', 'failed to extract credentials from headers', audit, {
         type: 'illegal_argument',
