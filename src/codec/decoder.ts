@@ -183,6 +183,9 @@ const R_ERROR = -3
 
 const EMPTY = Buffer.alloc(0)
 
+/** Variable headers up to this size are remembered for reuse (a signature header with its chain is 1.5-6 KB). */
+const MEMO_MAX_BYTES = 16 * 1024
+
 /**
  * Push-based decoder for one direction of one connection.
  *
@@ -216,6 +219,9 @@ export class FrameDecoder {
   private _paused = false
   private _dead = false
   private processing = false
+
+  /** The last variable header decoded (a copy of its bytes), see emitHeader. */
+  private memo: { readonly bytes: Buffer; readonly isRequest: boolean; readonly version: number; readonly variable: VariableHeader } | null = null
 
   // Outputs of inspect() for R_HEADER.
   private hTotal = 0
@@ -459,8 +465,17 @@ export class FrameDecoder {
     const varHeaderSize = raw.length - HEADER_SIZE
     let variable: VariableHeader | null = null
     if (this.parseVar) {
+      const bytes = raw.subarray(HEADER_SIZE)
+      const isRequest = (status & Status.RESPONSE) === 0
       try {
-        variable = parseVariableHeader(raw.subarray(HEADER_SIZE), (status & Status.RESPONSE) === 0, version)
+        const m = this.memo
+        // One connection sends the same thread context and action request after request: a byte-identical
+        // variable header (same direction and version) decodes to the same (read-only) object.
+        if (m !== null && m.bytes.length === bytes.length && m.isRequest === isRequest && m.version === version && m.bytes.equals(bytes)) variable = m.variable
+        else {
+          variable = parseVariableHeader(bytes, isRequest, version)
+          this.memo = bytes.length <= MEMO_MAX_BYTES ? { bytes: Buffer.from(bytes), isRequest, version, variable } : null
+        }
       } catch (e) {
         if (e instanceof CodecError) {
           // Elasticsearch would close with the stream's own exception, so its message is ours.

@@ -11,18 +11,22 @@ import { CodecError } from './errors.js'
 import { StreamReader } from './reader.js'
 import { StreamWriter } from './writer.js'
 
+/**
+ * Read-only: a decoder hands the same object out again for a byte-identical variable header (FrameDecoder's
+ * memo), so nobody may change one.
+ */
 export interface VariableHeader {
   /** ThreadContext request headers (`Map<String,String>`). Entry order is wire order and carries no meaning. */
-  requestHeaders: Map<string, string>
+  readonly requestHeaders: ReadonlyMap<string, string>
   /**
    * ThreadContext response headers (`Map<String, Set<String>>`). Values are kept exactly as read
    * (Java would collapse duplicates in its LinkedHashSet; we keep the wire content for pass-through).
    */
-  responseHeaders: Map<string, string[]>
+  readonly responseHeaders: ReadonlyMap<string, readonly string[]>
   /** The pre-8.0 "features" array: only present on requests whose header version is < V_8_0_0. */
-  features: string[] | null
+  readonly features: readonly string[] | null
   /** Action name: requests only (responses carry none, spec §1.3). */
-  action: string | null
+  readonly action: string | null
 }
 
 /** True when a request variable header carries the features array (Header.finishParsingHeader). */

@@ -170,7 +170,7 @@ function run(chunks: Buffer[], maxHeaderSize: number, pauseMask = 0): { rec: Rec
   return { rec, maxBuffered, boundOk }
 }
 
-function same<T>(a: T, b: T): boolean {
+function same(a: unknown, b: unknown): boolean {
   return isDeepStrictEqual(a, b)
 }
 

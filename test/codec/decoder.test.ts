@@ -415,3 +415,33 @@ t.test('handshake request vector: header fields through the decoder', async (t) 
   t.equal(r.frames[0]!.h.isHandshake, true)
   t.equal(r.frames[0]!.h.bodyLength, 12)
 })
+
+t.test('a byte-identical variable header decodes to the same read-only object; any difference decodes afresh', async (t) => {
+  const V = 9250003
+  const req = (id: bigint, headers: Record<string, string>, action: string, version = V) =>
+    encodeFrame({ requestId: id, status: 0, version, requestHeaders: new Map(Object.entries(headers)), action, body: Buffer.from('body') })
+  const a = { _cross_cluster_access_credentials: 'ApiKey abc', _cross_cluster_access_subject_info: 'xyz' }
+  const stream = [
+    req(1n, a, 'indices:data/read/search'),
+    req(2n, a, 'indices:data/read/search'),
+    req(3n, { ...a, _cross_cluster_access_subject_info: 'xyZ' }, 'indices:data/read/search'),
+    req(4n, a, 'indices:data/read/search'),
+    req(5n, a, 'indices:data/read/search', 8841064),
+    encodeFrame({ requestId: 6n, status: Status.RESPONSE, version: V, body: Buffer.alloc(0) }),
+  ]
+  const out = decodeAll([Buffer.concat(stream)])
+  t.equal(out.error, null)
+  const v = out.frames.map((f) => f.h.variable!)
+  t.equal(v[1], v[0], 'same bytes: the same object')
+  t.not(v[2], v[1], 'one changed byte: decoded afresh')
+  t.equal(v[2]!.requestHeaders.get('_cross_cluster_access_subject_info'), 'xyZ')
+  t.not(v[3], v[2], 'back to the first headers')
+  t.same(v[3], v[0], 'with the same content')
+  t.not(v[4], v[3], 'another version is decoded afresh')
+  t.equal(v[5]!.action, null, 'a response is never taken for the request with the same bytes')
+  t.same(out.frames.map((f) => f.h.requestId), [1n, 2n, 3n, 4n, 5n, 6n], 'request ids come from each frame')
+  // Byte by byte: the memo works on reassembled headers too.
+  const split = decodeAll(bytewise(Buffer.concat(stream)))
+  t.same(summary(split), summary(out))
+  t.equal(split.frames[1]!.h.variable, split.frames[0]!.h.variable)
+})
