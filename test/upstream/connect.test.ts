@@ -3,7 +3,7 @@
  * config object (a reload) never resumes a session made under the old one, and verification still applies to
  * every full handshake.
  */
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { createServer, type TLSSocket } from 'node:tls'
 import { X509Certificate } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
@@ -12,7 +12,7 @@ import type { BackendNodeConfig, BackendTlsConfig } from '../../src/config/types
 import { createCa } from '../../src/tls/devcerts.js'
 import { testPki } from '../helpers/pki.js'
 
-async function tlsServer(t: Tap.Test): Promise<{ node: BackendNodeConfig; resumed: boolean[] }> {
+async function tlsServer(t: Test): Promise<{ node: BackendNodeConfig; resumed: boolean[] }> {
   const { server } = testPki()
   const resumed: boolean[] = []
   const srv = createServer({ key: server.keyPem, cert: server.certPem, minVersion: 'TLSv1.2' }, (s: TLSSocket) => {
