@@ -29,5 +29,5 @@ USER 1000:1000
 EXPOSE 9443 9464
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "require('http').get('http://127.0.0.1:9464/healthz', r => process.exit(r.statusCode === 200 ? 0 : 1)).on('error', () => process.exit(1))"]
-ENTRYPOINT ["node", "/opt/rcgw/dist/cli/main.js"]
+ENTRYPOINT ["node", "--min-semi-space-size=16", "--max-semi-space-size=16", "/opt/rcgw/dist/cli/main.js"]
 CMD ["start", "--config", "/etc/rcgw/gateway.yml"]

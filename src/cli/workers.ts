@@ -28,6 +28,7 @@ import { AdminServer, type ReadinessSource } from '../admin/server.js'
 import type { GatewayMetrics } from '../admin/metrics.js'
 import type { Gateway } from '../gateway/gateway.js'
 import type { Logger } from '../log.js'
+import { workerExecArgv } from './node-flags.js'
 
 /** Worker → primary: the worker's readiness, sent at start and whenever it changes. */
 export interface WorkerStatus {
@@ -157,7 +158,9 @@ export interface PrimaryOptions {
 export async function runPrimary(o: PrimaryOptions): Promise<number> {
   const { cfg, log } = o
   const n = cfg.workers ?? 1
-  cluster.setupPrimary({ exec: o.exec, args: [...o.args] })
+  // Workers carry the data path: they always get the GC flags (node-flags.ts), even when the primary was started
+  // without them.
+  cluster.setupPrimary({ exec: o.exec, args: [...o.args], execArgv: workerExecArgv(process.execArgv) })
   const slots: Slot[] = Array.from({ length: n }, (_, index) => ({ index, worker: null, status: null, startedAt: 0, failures: 0, restartTimer: null }))
   let stopping = false
   let allStarted = false

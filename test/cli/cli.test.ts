@@ -14,6 +14,7 @@ import { tempDir } from '../helpers/tmp.js'
 import { normalize } from '../helpers/gateway.js'
 import { writePki } from '../helpers/pki.js'
 import { main } from '../../src/cli/main.js'
+import { GC_FLAGS, missingGcFlags, workerExecArgv } from '../../src/cli/node-flags.js'
 import { backend, client } from '../gateway/fixtures.js'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
@@ -26,8 +27,8 @@ function capture() {
 }
 
 /** Starts `rcgw start` and resolves once it logged "gateway started" (JSON log line on stdout). */
-function startProcess(t: Test, args: string[], env: NodeJS.ProcessEnv = {}) {
-  const child: ChildProcess = spawn(process.execPath, [cli, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+function startProcess(t: Test, args: string[], env: NodeJS.ProcessEnv = {}, nodeArgs: readonly string[] = []) {
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, cli, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   t.teardown(() => {
     if (child.exitCode === null) child.kill('SIGKILL')
   })
@@ -152,6 +153,48 @@ t.test('start with auto_generate creates a dev CA, prints its fingerprint, serve
   t.equal(await p.exited, 0, 'exit code 0 after SIGTERM')
   await c.closed
   t.ok(p.lines.some((l) => l.event === 'stopped'), 'logged the stop')
+  // Started as a plain `node dist/cli/main.js start`: the GC flags are missing, and the log says so.
+  const warn = p.lines.find((l) => l.event === 'node_flags_missing')
+  t.ok(warn, 'warns about the missing V8 flags')
+  t.same(warn?.missing, [...GC_FLAGS], 'naming them')
+  t.match(String(warn?.msg), /npm start/, 'and how to start instead')
+})
+
+t.test('the launch paths pass the V8 GC flags, and a process started with them does not warn', async (t) => {
+  const shebang = readFileSync(join(root, 'src', 'cli', 'main.ts'), 'utf8').split('\n')[0]!
+  t.equal(shebang, `#!/usr/bin/env -S node ${GC_FLAGS.join(' ')}`, 'the rcgw executable (package.json bin) starts node with them')
+  t.equal(readFileSync(cli, 'utf8').split('\n')[0], shebang, 'and the build keeps that line')
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string>; bin: Record<string, string> }
+  t.equal(pkg.bin.rcgw, 'dist/cli/main.js')
+  t.ok(GC_FLAGS.every((f) => pkg.scripts.start!.split(/\s+/).includes(f)), 'npm start passes them')
+  // What the kernel runs for the shebang: env -S splits the line into node + flags.
+  const viaShebang = spawnSync('/usr/bin/env', [...shebang.slice(2).split(' ').slice(1), cli, 'version'], { encoding: 'utf8' })
+  t.equal(viaShebang.status, 0, `the shebang command line runs (${viaShebang.stderr})`)
+  t.match(viaShebang.stdout, /\d+\.\d+\.\d+/, 'and prints the version')
+  t.same(missingGcFlags(['--min-semi-space-size=8', '--max_semi_space_size', '64']), [], 'any value (or the underscore spelling) counts as set')
+  t.same(missingGcFlags(['--max-old-space-size=512']), [...GC_FLAGS])
+  t.same(workerExecArgv(['--inspect', GC_FLAGS[0]!]), ['--inspect', GC_FLAGS[0]!, GC_FLAGS[1]!], 'workers get the missing ones added')
+
+  const be = await backend(t, 'cluster-a')
+  const dir = tempDir(t)
+  writePki(dir)
+  const cfg = join(dir, 'gateway.yml')
+  writeFileSync(
+    cfg,
+    stringify({
+      listen: { host: '127.0.0.1', port: 0 },
+      tls: { certificate: 'server.crt', key: 'server.key' },
+      admin: { enabled: false },
+      reload: { watch: false },
+      clusters: [{ name: 'a', default: true, nodes: [`127.0.0.1:${be.port}`], backend_tls: { verification_mode: 'none' } }],
+    }),
+  )
+  const p = startProcess(t, ['start', '--config', cfg], {}, GC_FLAGS)
+  await p.started
+  t.notOk(p.lines.some((l) => l.event === 'node_flags_missing'), 'no warning')
+  t.ok(GC_FLAGS.every((f) => readFileSync(`/proc/${p.child.pid}/cmdline`, 'utf8').split('\0').includes(f)), 'the process runs with them')
+  p.child.kill('SIGTERM')
+  t.equal(await p.exited, 0)
 })
 
 t.test('start: port in use exits 1 with a clear message', async (t) => {

@@ -5,7 +5,7 @@
  */
 import t from 'tap'
 import { spawn } from 'node:child_process'
-import { writeFileSync, existsSync } from 'node:fs'
+import { writeFileSync, existsSync, readFileSync } from 'node:fs'
 import { join, resolve, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createInterface } from 'node:readline'
@@ -14,6 +14,7 @@ import { tempDir } from '../helpers/tmp.js'
 import { normalize, type LogLine } from '../helpers/gateway.js'
 import { writePki } from '../helpers/pki.js'
 import { backend, client, until } from '../gateway/fixtures.js'
+import { GC_FLAGS } from '../../src/cli/node-flags.js'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const cli = join(root, 'dist', 'cli', 'main.js')
@@ -102,6 +103,9 @@ t.test('workers: 2 serves through both workers, aggregates metrics, restarts a d
   const port = Number(String(workerStarts[0]!.listen).split(':').pop())
   t.ok(port > 0, 'a real port')
   const workerPids = new Set(workerStarts.map(pidOf))
+  // The primary was started without the V8 GC flags (node-flags.ts); the workers, which carry the traffic, get them.
+  for (const pid of workerPids) t.ok(GC_FLAGS.every((f) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(f)), `worker ${pid} runs with ${GC_FLAGS.join(' ')}`)
+  t.notOk(lines.some((l) => l.event === 'node_flags_missing'), 'so nobody warns about them')
 
   const admin = (path: string) => fetch(`http://127.0.0.1:${adminPort}${path}`)
   t.equal((await admin('/healthz')).status, 200, '/healthz from the primary')
