@@ -3,7 +3,7 @@
  * stopped at the end (also on errors and signals), plus /proc readers for RSS and CPU time.
  */
 import { spawn } from 'node:child_process'
-import { createWriteStream, readFileSync } from 'node:fs'
+import { createWriteStream, readdirSync, readFileSync } from 'node:fs'
 import { connect, createServer } from 'node:net'
 import { createInterface } from 'node:readline'
 
@@ -122,6 +122,31 @@ export function cpuTicks(pid) {
   } catch {
     return NaN
   }
+}
+
+/**
+ * utime + stime of a process and all its live descendants (a gateway with `workers` is a primary and its forked
+ * workers), in clock ticks.
+ */
+export function treeCpuTicks(pid) {
+  const children = new Map()
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue
+    try {
+      const s = readFileSync(`/proc/${e}/stat`, 'utf8')
+      const ppid = Number(s.slice(s.lastIndexOf(')') + 2).split(' ')[1])
+      if (!children.has(ppid)) children.set(ppid, [])
+      children.get(ppid).push(Number(e))
+    } catch {}
+  }
+  let total = 0
+  const stack = [pid]
+  while (stack.length > 0) {
+    const p = stack.pop()
+    total += cpuTicks(p) || 0
+    for (const c of children.get(p) ?? []) stack.push(c)
+  }
+  return total
 }
 
 /** Busy and total jiffies per core from /proc/stat. */
