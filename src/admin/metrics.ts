@@ -51,6 +51,53 @@ export type LimitName = (typeof LIMIT_NAMES)[number]
 
 export const RELOAD_OUTCOMES = ['success', 'failure'] as const
 
+/**
+ * REST listener (src/http/): `code` of `rcgw_rest_requests_total` is the status class of the response sent, or
+ * `aborted` when the client went away before it was complete. Bounded by construction.
+ */
+export const REST_CODE_CLASSES = ['1xx', '2xx', '3xx', '4xx', '5xx', 'aborted'] as const
+export type RestCodeClass = (typeof REST_CODE_CLASSES)[number]
+/**
+ * Why a REST request failed upstream: `refused` / `unreachable` / `dns` (no TCP connection), `timeout` (no TCP+TLS
+ * connection within connect_timeout), `tls` (handshake or certificate verification failed), `reset` (the
+ * connection broke after it was established), `other`.
+ */
+export const REST_UPSTREAM_ERROR_REASONS = ['refused', 'unreachable', 'dns', 'timeout', 'tls', 'reset', 'other'] as const
+export type RestUpstreamErrorReason = (typeof REST_UPSTREAM_ERROR_REASONS)[number]
+/**
+ * Requests the REST listener answered itself without reaching a cluster: `misdirected` (421, no cluster for the
+ * SNI/Host), `bad_request` (unparseable HTTP), `headers_too_large` (431), `request_timeout` (408, headers_timeout or
+ * request_timeout expired), `tls` (the client's TLS handshake failed).
+ */
+export const REST_REJECT_REASONS = ['misdirected', 'bad_request', 'headers_too_large', 'request_timeout', 'tls'] as const
+export type RestRejectReason = (typeof REST_REJECT_REASONS)[number]
+/** `cluster` label of REST requests that matched no cluster (cluster names start with a letter or digit). */
+export const REST_UNROUTED = '_unrouted'
+/** Response-time buckets for REST: searches run from milliseconds to minutes. */
+export const REST_DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300]
+
+/** Pre-bound REST series of one cluster (the request path touches only these). */
+export class RestClusterMetrics {
+  private readonly codes: Record<RestCodeClass, client.Counter.Internal>
+  readonly duration: client.Histogram.Internal<'cluster'>
+
+  constructor(m: GatewayMetrics, readonly cluster: string) {
+    const codes = {} as Record<RestCodeClass, client.Counter.Internal>
+    for (const c of REST_CODE_CLASSES) {
+      codes[c] = m.restRequests.labels(cluster, c)
+      codes[c].inc(0)
+    }
+    this.codes = codes
+    this.duration = m.restRequestDuration.labels(cluster)
+  }
+
+  /** Counts one finished request by the status class of its response (`aborted` when it never completed). */
+  request(status: number | 'aborted'): void {
+    const c: RestCodeClass = status === 'aborted' ? 'aborted' : status >= 100 && status < 600 ? (`${Math.floor(status / 100)}xx` as RestCodeClass) : '5xx'
+    this.codes[c].inc()
+  }
+}
+
 /** Label value for action names outside the allow-list (and for frames without an action). */
 export const OTHER_ACTION = 'other'
 const TCP_HANDSHAKE_ACTION = 'internal:tcp/handshake'
@@ -154,9 +201,15 @@ export class GatewayMetrics {
   readonly configReloads = new client.Counter({ name: 'rcgw_config_reloads_total', help: 'Configuration reloads (SIGHUP, file change, API), by outcome.', labelNames: ['outcome'] as const, registers: this.r })
   readonly configLastReloadSuccessful = new client.Gauge({ name: 'rcgw_config_last_reload_successful', help: '1 when the last configuration reload was applied (or none was tried yet), 0 when it was refused.', registers: this.r })
   readonly configLastReloadSuccessTimestamp = new client.Gauge({ name: 'rcgw_config_last_reload_success_timestamp_seconds', help: 'Unix time the running configuration was loaded (start or last successful reload).', registers: this.r })
+  readonly restRequests = new client.Counter({ name: 'rcgw_rest_requests_total', help: 'REST listener requests by cluster and response status class (aborted: the client left first).', labelNames: ['cluster', 'code'] as const, registers: this.r })
+  readonly restRequestDuration = new client.Histogram({ name: 'rcgw_rest_request_duration_seconds', help: 'REST request duration, from its headers arriving to the last byte of the response.', labelNames: ['cluster'] as const, buckets: REST_DURATION_BUCKETS, registers: this.r })
+  readonly restUpstreamErrors = new client.Counter({ name: 'rcgw_rest_upstream_errors_total', help: 'REST requests that failed on the way to or from a cluster HTTP node, by reason.', labelNames: ['cluster', 'node', 'reason'] as const, registers: this.r })
+  readonly restConnections = new client.Gauge({ name: 'rcgw_rest_connections', help: 'Client connections open on the REST listener (TLS established).', registers: this.r })
+  readonly restRejected = new client.Counter({ name: 'rcgw_rest_rejected_total', help: 'REST requests and connections the gateway refused itself, by reason.', labelNames: ['reason'] as const, registers: this.r })
   readonly buildInfo = new client.Gauge({ name: 'rcgw_build_info', help: 'Build information; always 1.', labelNames: ['version', 'node_version'] as const, registers: this.r })
 
   private readonly clusters = new Map<string, ClusterMetrics>()
+  private readonly restClusters = new Map<string, RestClusterMetrics>()
 
   constructor(opts: GatewayMetricsOptions = {}) {
     if (opts.collectDefault !== false) client.collectDefaultMetrics({ register: this.registry })
@@ -178,6 +231,24 @@ export class GatewayMetrics {
       this.clusters.set(name, c)
     }
     return c
+  }
+
+  /**
+   * The REST series of one cluster (or of REST_UNROUTED); created once, with zero-valued series for every code
+   * class. The REST listener creates them at start only when it is enabled, so a gateway without it exports none.
+   */
+  forRestCluster(name: string): RestClusterMetrics {
+    let c = this.restClusters.get(name)
+    if (c === undefined) {
+      c = new RestClusterMetrics(this, name)
+      this.restClusters.set(name, c)
+    }
+    return c
+  }
+
+  /** Zero-valued REST reject series (called when the REST listener starts). */
+  initRestRejectReasons(): void {
+    for (const r of REST_REJECT_REASONS) this.restRejected.labels(r).inc(0)
   }
 
   /** Bounded action label: allow-listed actions keep their name, anything else is `other`. */

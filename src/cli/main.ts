@@ -107,6 +107,12 @@ export function summarize(cfg: GatewayConfig): string {
   lines.push(`listen: ${cfg.listen.host}:${cfg.listen.port} (TLS 1.2/1.3, client_authentication: ${cfg.tls.clientAuthentication})`)
   lines.push(`tls certificate: ${cfg.tls.certificatePath} (${cfg.tls.cert.certificates[0]?.subject.replace(/\n/g, ', ')}, valid to ${cfg.tls.cert.certificates[0]?.validTo})`)
   lines.push(`admin: ${cfg.admin.enabled ? `${cfg.admin.host}:${cfg.admin.port}` : 'disabled'}`)
+  const rest = cfg.rest
+  lines.push(
+    rest?.enabled === true
+      ? `rest: ${rest.host}:${rest.port} (HTTPS, headers_timeout ${formatDuration(rest.headersTimeoutMs)}, request_timeout ${rest.requestTimeoutMs > 0 ? formatDuration(rest.requestTimeoutMs) : 'none'}, keep_alive_timeout ${formatDuration(rest.keepAliveTimeoutMs)})`
+      : 'rest: disabled',
+  )
   lines.push(
     `limits: max_header_size ${formatByteSize(cfg.limits.maxHeaderSize)}, max_connections ${cfg.limits.maxConnections}, handshake_timeout ${formatDuration(cfg.limits.handshakeTimeoutMs)}, idle timeout none`,
   )
@@ -118,6 +124,10 @@ export function summarize(cfg: GatewayConfig): string {
     lines.push(
       `  backend_tls: ${c.backendTls.enabled ? `verification_mode ${c.backendTls.verificationMode}, server_name ${c.backendTls.serverName ?? '-'}, CAs ${c.backendTls.ca.length}` : 'disabled (plain TCP)'}`,
     )
+    if (rest?.enabled === true)
+      lines.push(
+        `  rest: ${c.rest ? `${c.rest.nodes.map((n) => n.id).join(', ')} (${c.rest.tls.enabled ? `TLS, verification_mode ${c.rest.tls.verificationMode}` : 'plain HTTP'})` : 'none (not reachable over REST)'}`,
+      )
     lines.push(`  health_check: ${c.healthCheck.enabled ? `every ${formatDuration(c.healthCheck.intervalMs)}, timeout ${formatDuration(c.healthCheck.timeoutMs)}` : 'disabled'}`)
   }
   return lines.join('\n') + '\n'

@@ -9,7 +9,7 @@ import { X509Certificate, createPrivateKey } from 'node:crypto'
 import { availableParallelism } from 'node:os'
 import { parseDocument } from 'yaml'
 import { configSchema, type RawConfig } from './schema.js'
-import type { GatewayConfig, ClusterConfig, PemBundle } from './types.js'
+import type { GatewayConfig, ClusterConfig, PemBundle, BackendNodeConfig, BackendTlsConfig } from './types.js'
 import { compileJavaPattern, JavaRegexError } from '../auth/jregex.js'
 
 export class ConfigError extends Error {
@@ -118,6 +118,19 @@ function resolvePaths(c: RawConfig, baseDir: string): RawConfig {
         ...(cl.backend_tls.key !== undefined ? { key: a(cl.backend_tls.key) } : {}),
       },
       signing: { ...cl.signing, certificate_authorities: cl.signing.certificate_authorities.map(a) },
+      ...(cl.rest !== undefined
+        ? {
+            rest: {
+              ...cl.rest,
+              tls: {
+                ...cl.rest.tls,
+                certificate_authorities: cl.rest.tls.certificate_authorities.map(a),
+                ...(cl.rest.tls.certificate !== undefined ? { certificate: a(cl.rest.tls.certificate) } : {}),
+                ...(cl.rest.tls.key !== undefined ? { key: a(cl.rest.tls.key) } : {}),
+              },
+            },
+          }
+        : {}),
       ...(cl.api_key_lookup !== undefined
         ? { api_key_lookup: { ...cl.api_key_lookup, certificate_authorities: cl.api_key_lookup.certificate_authorities.map(a) } }
         : {}),
@@ -162,6 +175,25 @@ function readKey(key: string, path: string, passphrase: string | undefined): Buf
   return pem
 }
 
+function nodeConfig(n: { host: string; port: number }): BackendNodeConfig {
+  return { host: n.host, port: n.port, id: `${n.host.includes(':') ? `[${n.host}]` : n.host}:${n.port}` }
+}
+
+type RawBackendTls = ResolvedRaw['clusters'][number]['backend_tls']
+
+/** `backend_tls` and `rest.tls` share their schema; `k` is the key prefix errors name. */
+function backendTls(k: string, bt: RawBackendTls): BackendTlsConfig {
+  return {
+    enabled: bt.enabled,
+    verificationMode: bt.verification_mode,
+    serverName: bt.server_name,
+    ca: bt.certificate_authorities.map((p, j) => readCertificates(`${k}.certificate_authorities[${j}]`, p)),
+    cert: bt.certificate !== undefined ? readCertificates(`${k}.certificate`, bt.certificate) : undefined,
+    key: bt.key !== undefined ? readKey(`${k}.key`, bt.key, undefined) : undefined,
+    keyPath: bt.key,
+  }
+}
+
 function build(raw: ResolvedRaw, file: string): GatewayConfig {
   const serverCert = readCertificates('tls.certificate', raw.tls.certificate)
   const serverKey = readKey('tls.key', raw.tls.key, raw.tls.key_passphrase)
@@ -172,26 +204,23 @@ function build(raw: ResolvedRaw, file: string): GatewayConfig {
   const clusters: ClusterConfig[] = raw.clusters.map((c, i) => {
     const k = `clusters[${i}].backend_tls`
     const bt = c.backend_tls
+    const rest = c.rest
     return {
       name: c.name,
       serverNames: c.server_names,
       isDefault: c.default,
-      nodes: c.nodes.map((n) => ({ host: n.host, port: n.port, id: `${n.host.includes(':') ? `[${n.host}]` : n.host}:${n.port}` })),
+      nodes: c.nodes.map(nodeConfig),
       connectTimeoutMs: c.connect_timeout,
       healthCheck: {
         enabled: (c.health_check ?? raw.health_check).enabled,
         intervalMs: (c.health_check ?? raw.health_check).interval,
         timeoutMs: (c.health_check ?? raw.health_check).timeout,
       },
-      backendTls: {
-        enabled: bt.enabled,
-        verificationMode: bt.verification_mode,
-        serverName: bt.server_name,
-        ca: bt.certificate_authorities.map((p, j) => readCertificates(`${k}.certificate_authorities[${j}]`, p)),
-        cert: bt.certificate !== undefined ? readCertificates(`${k}.certificate`, bt.certificate) : undefined,
-        key: bt.key !== undefined ? readKey(`${k}.key`, bt.key, undefined) : undefined,
-        keyPath: bt.key,
-      },
+      backendTls: backendTls(k, bt),
+      rest:
+        rest === undefined
+          ? null
+          : { nodes: rest.nodes.map(nodeConfig), tls: backendTls(`clusters[${i}].rest.tls`, rest.tls), connectTimeoutMs: rest.connect_timeout },
       auth: {
         enabled: c.authentication,
         signingCas: c.signing.certificate_authorities.map((p, j) => readCertificates(`clusters[${i}].signing.certificate_authorities[${j}]`, p)),
@@ -229,6 +258,14 @@ function build(raw: ResolvedRaw, file: string): GatewayConfig {
     proxyProtocol: { enabled: raw.listen.proxy_protocol, trusted: raw.listen.proxy_protocol_trusted },
     reload: { watch: raw.reload.watch, debounceMs: raw.reload.debounce },
     workers: raw.workers === 'auto' ? availableParallelism() : raw.workers,
+    rest: {
+      enabled: raw.rest.enabled,
+      host: raw.rest.host,
+      port: raw.rest.port,
+      headersTimeoutMs: raw.rest.headers_timeout,
+      requestTimeoutMs: raw.rest.request_timeout,
+      keepAliveTimeoutMs: raw.rest.keep_alive_timeout,
+    },
     tls: {
       certificatePath: raw.tls.certificate,
       keyPath: raw.tls.key,

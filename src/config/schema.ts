@@ -146,6 +146,19 @@ const apiKeyLookupSchema = z
   })
   .strict()
 
+/**
+ * `clusters[].rest`: the cluster's HTTP (REST) nodes behind the REST listener (`rest:` at the top level). TLS to
+ * the nodes uses the same keys and semantics as `backend_tls` (Elasticsearch's `xpack.security.http.ssl` side).
+ */
+const clusterRestSchema = z
+  .object({
+    nodes: z.array(hostPort).min(1, 'at least one REST node is required (or leave out clusters[].rest)'),
+    tls: backendTlsSchema.default({ enabled: true, certificate_authorities: [], verification_mode: 'full' }),
+    // TCP + TLS connect deadline per attempt; an expired one answers 504. There is no response timeout (long searches).
+    connect_timeout: duration({ min: 1 }).default(10_000),
+  })
+  .strict()
+
 const clusterSchema = z
   .object({
     name: z
@@ -167,6 +180,8 @@ const clusterSchema = z
     // Per-cluster and per-API-key connection limits (absent = only the global limits.max_connections applies).
     max_connections: z.number().int().min(1).optional(),
     max_connections_per_api_key: z.number().int().min(1).optional(),
+    // HTTP nodes for the REST listener; a cluster without them is not reachable over REST.
+    rest: clusterRestSchema.optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -224,6 +239,21 @@ export const configSchema = z
       })
       .strict()
       .default({ watch: true, debounce: 1_000 }),
+    // The second listener: HTTPS REST traffic to the clusters' HTTP ports (src/http/). Off unless enabled.
+    rest: z
+      .object({
+        enabled: z.boolean().default(false),
+        host: host.default('0.0.0.0'),
+        port: port.default(9243),
+        // Slowloris bounds (Node's server.headersTimeout / requestTimeout): the whole header block, and the whole
+        // request including its body, must arrive within these. 0 turns request_timeout off. Responses are never cut.
+        headers_timeout: duration({ min: 1 }).default(30_000),
+        request_timeout: duration().default(300_000),
+        // How long an idle client keep-alive connection is kept between requests.
+        keep_alive_timeout: duration({ min: 1 }).default(60_000),
+      })
+      .strict()
+      .default({ enabled: false, host: '0.0.0.0', port: 9243, headers_timeout: 30_000, request_timeout: 300_000, keep_alive_timeout: 60_000 }),
     // Transport worker processes (node:cluster): a number, or `auto` for os.availableParallelism(). 1 = one process.
     workers: z.union([z.literal('auto'), z.number().int().min(1).max(1024)]).default(1),
     clusters: z.array(clusterSchema).min(1, 'at least one cluster is required'),
@@ -253,6 +283,16 @@ export const configSchema = z
     if (defaults > 1) ctx.addIssue({ code: 'custom', path: ['clusters'], message: 'at most one cluster may have default: true' })
     if (cfg.admin.enabled && cfg.admin.port !== 0 && cfg.admin.port === cfg.listen.port && cfg.admin.host === cfg.listen.host)
       ctx.addIssue({ code: 'custom', path: ['admin', 'port'], message: 'must differ from listen.port' })
+    if (cfg.rest.enabled) {
+      if (cfg.rest.port !== 0 && cfg.rest.port === cfg.listen.port && cfg.rest.host === cfg.listen.host)
+        ctx.addIssue({ code: 'custom', path: ['rest', 'port'], message: 'must differ from listen.port' })
+      else if (cfg.admin.enabled && cfg.rest.port !== 0 && cfg.rest.port === cfg.admin.port && cfg.rest.host === cfg.admin.host)
+        ctx.addIssue({ code: 'custom', path: ['rest', 'port'], message: 'must differ from admin.port' })
+      if (cfg.rest.request_timeout > 0 && cfg.rest.headers_timeout > cfg.rest.request_timeout)
+        ctx.addIssue({ code: 'custom', path: ['rest', 'headers_timeout'], message: 'must not be longer than rest.request_timeout' })
+      if (!cfg.clusters.some((c) => c.rest !== undefined))
+        ctx.addIssue({ code: 'custom', path: ['rest', 'enabled'], message: 'no cluster has REST nodes: add clusters[].rest.nodes to at least one cluster, or set rest.enabled: false' })
+    }
   })
 
 export type RawConfig = z.output<typeof configSchema>

@@ -76,6 +76,27 @@ export interface ClusterConfig {
   readonly maxConnections?: number | null
   /** `clusters[].max_connections_per_api_key`: connections per cross-cluster API key id at once; null = unlimited. */
   readonly maxConnectionsPerApiKey?: number | null
+  /** `clusters[].rest`; null/absent = not reachable over the REST listener. */
+  readonly rest?: ClusterRestConfig | null
+}
+
+/** `clusters[].rest`: where the REST listener sends this cluster's HTTP requests. */
+export interface ClusterRestConfig {
+  readonly nodes: readonly BackendNodeConfig[]
+  /** TLS to the HTTP nodes (same semantics as `backend_tls`); `enabled: false` speaks plain HTTP. */
+  readonly tls: BackendTlsConfig
+  readonly connectTimeoutMs: number
+}
+
+/** The top-level `rest:` section: the HTTPS REST listener (src/http/). */
+export interface RestListenerConfig {
+  readonly enabled: boolean
+  readonly host: string
+  readonly port: number
+  readonly headersTimeoutMs: number
+  /** 0 = no limit on receiving a whole request. */
+  readonly requestTimeoutMs: number
+  readonly keepAliveTimeoutMs: number
 }
 
 /** One entry of `listen.proxy_protocol_trusted`: an address or CIDR block. */
@@ -133,4 +154,6 @@ export interface GatewayConfig {
    * process. Read at start only (src/cli/workers.ts); changing it needs a restart.
    */
   readonly workers?: number
+  /** The REST listener (`rest:`); absent or `enabled: false` = not started. Changing it needs a restart. */
+  readonly rest?: RestListenerConfig
 }

@@ -17,6 +17,7 @@ import type { RequestPolicy } from './policy.js'
 import { createClusterPolicy } from '../auth/factory.js'
 import type { FetchApiKey } from '../auth/keymap.js'
 import { ConfigWatcher, ReloadError, configFiles, immovableChange } from './reload.js'
+import { RestServer, type RestServerOptions } from '../http/server.js'
 
 export interface GatewayOptions {
   readonly log: Logger
@@ -32,6 +33,8 @@ export interface GatewayOptions {
    * start). Default: the configured level.
    */
   readonly resolveLogLevel?: (configured: LogLevel) => LogLevel
+  /** Options of the REST listener (tests shorten its timings). */
+  readonly rest?: RestServerOptions
 }
 
 export type ReloadTrigger = 'api' | 'signal' | 'file_change'
@@ -44,6 +47,8 @@ export class Gateway {
   readonly metrics: GatewayMetrics
   readonly transport: TransportServer
   readonly admin: AdminServer | null
+  /** The REST listener (`rest.enabled`), or null. */
+  readonly rest: RestServer | null
   private adminAddress: AddressInfo | null = null
   private stopping: Promise<void> | null = null
   private watcher: ConfigWatcher | null = null
@@ -58,6 +63,7 @@ export class Gateway {
       opts.policyFor ?? ((c: ClusterConfig) => createClusterPolicy(c, { metrics, ...(opts.fetchApiKey ? { fetchApiKey: opts.fetchApiKey } : {}) }))
     this.transport = new TransportServer(config, this.metrics, opts.log, { policyFor })
     this.admin = config.admin.enabled ? new AdminServer(this.metrics, this.transport) : null
+    this.rest = config.rest?.enabled === true ? new RestServer(config, this.metrics, opts.log, opts.rest) : null
   }
 
   /** The running configuration (the last one applied). */
@@ -65,20 +71,22 @@ export class Gateway {
     return this.transport.config
   }
 
-  async start(): Promise<{ transport: AddressInfo; admin: AddressInfo | null }> {
+  async start(): Promise<{ transport: AddressInfo; admin: AddressInfo | null; rest: AddressInfo | null }> {
     const transport = await this.transport.listen()
+    const rest = this.rest !== null ? await this.rest.listen() : null
     if (this.admin !== null) this.adminAddress = await this.admin.listen(this.config.admin.host, this.config.admin.port)
     this.opts.log.info(
       {
         event: 'started',
         listen: `${transport.address}:${transport.port}`,
         admin: this.adminAddress ? `${this.adminAddress.address}:${this.adminAddress.port}` : null,
+        rest: rest ? `${rest.address}:${rest.port}` : null,
         clusters: this.config.clusters.map((c) => c.name),
         proxy_protocol: this.config.proxyProtocol?.enabled ?? false,
       },
       'gateway started',
     )
-    return { transport, admin: this.adminAddress }
+    return { transport, admin: this.adminAddress, rest }
   }
 
   /**
@@ -98,12 +106,13 @@ export class Gateway {
     }
     const levelBefore = this.config.logging.level
     this.transport.commitReload(prepared)
+    const restChanges = this.rest?.reload(next) ?? []
     if (next.logging.level !== levelBefore) this.applyLogLevel(next.logging.level)
     this.watcher?.refresh()
     this.metrics.configReloads.labels('success').inc()
     this.metrics.configLastReloadSuccessful.set(1)
     this.metrics.configLastReloadSuccessTimestamp.set(Date.now() / 1000)
-    const changes = prepared.changes
+    const changes = [...prepared.changes, ...restChanges]
     this.opts.log.info({ event: 'config_reloaded', trigger, changes: [...changes] }, `config reloaded: ${changes.length > 0 ? changes.join('; ') : 'no changes'}`)
     return { ok: true, changes }
   }
@@ -153,8 +162,11 @@ export class Gateway {
     this.stopping ??= (async () => {
       this.watcher?.close()
       this.watcher = null
-      this.opts.log.info({ event: 'stopping', connections: this.transport.connectionCount, drain_timeout_ms: drainTimeoutMs }, 'gateway stopping')
-      await this.transport.close(drainTimeoutMs)
+      this.opts.log.info(
+        { event: 'stopping', connections: this.transport.connectionCount, rest_connections: this.rest?.connectionCount ?? 0, drain_timeout_ms: drainTimeoutMs },
+        'gateway stopping',
+      )
+      await Promise.all([this.transport.close(drainTimeoutMs), this.rest?.close(drainTimeoutMs)])
       await this.admin?.close()
       this.opts.log.info({ event: 'stopped' }, 'gateway stopped')
     })()

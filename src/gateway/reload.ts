@@ -12,7 +12,9 @@
  *   - clusters added, removed or re-routed (server_names / default) for new connections (a removed cluster's
  *     established connections keep running, with its last policy, until they close); limits (lowered limits
  *     refuse new connections only: nothing established is closed), PROXY protocol, drain timeout and log level.
- * What it refuses: `listen.host`, `listen.port` and the `admin` listener. A reload is all or nothing — applying the
+ *   - per cluster, `rest` (REST nodes, their TLS, connect timeout) → a new upstream for the REST listener's NEW
+ *     requests (requests in flight finish on the old one; its idle keep-alive sockets time out).
+ * What it refuses: `listen.host`, `listen.port`, the `admin` listener and the top-level `rest` section. A reload is all or nothing — applying the
  * rest while silently keeping the old address would leave the file and the running gateway disagreeing about
  * where it listens, which is exactly what an operator reading the file would trust; restart instead.
  */
@@ -45,6 +47,19 @@ export function immovableChange(current: GatewayConfig, next: GatewayConfig): Re
     return new ReloadError('admin.host', `${restart} (running on ${current.admin.host}, the file says ${next.admin.host})`)
   if (next.admin.enabled && next.admin.port !== current.admin.port)
     return new ReloadError('admin.port', `${restart} (running on ${current.admin.port}, the file says ${next.admin.port})`)
+  // The REST listener's own settings (address and timeouts) are read at start; its clusters' nodes and TLS reload.
+  const restNow = JSON.stringify(current.rest ?? null)
+  const restNext = JSON.stringify(next.rest ?? null)
+  if (restNow !== restNext) {
+    const a = (current.rest ?? {}) as Record<string, unknown>
+    const b = (next.rest ?? {}) as Record<string, unknown>
+    const names: Record<string, string> = {
+      enabled: 'rest.enabled', host: 'rest.host', port: 'rest.port',
+      headersTimeoutMs: 'rest.headers_timeout', requestTimeoutMs: 'rest.request_timeout', keepAliveTimeoutMs: 'rest.keep_alive_timeout',
+    }
+    const key = Object.keys(names).find((k) => a[k] !== b[k])
+    return new ReloadError(key !== undefined ? names[key]! : 'rest', restart)
+  }
   return null
 }
 
@@ -58,6 +73,9 @@ export function configFiles(cfg: GatewayConfig): string[] {
     if (c.backendTls.keyPath !== undefined) files.add(c.backendTls.keyPath)
     for (const b of c.auth.signingCas) files.add(b.path)
     for (const b of c.auth.lookup?.ca ?? []) files.add(b.path)
+    for (const b of c.rest?.tls.ca ?? []) files.add(b.path)
+    if (c.rest?.tls.cert !== undefined) files.add(c.rest.tls.cert.path)
+    if (c.rest?.tls.keyPath !== undefined) files.add(c.rest.tls.keyPath)
   }
   return [...files]
 }

@@ -40,6 +40,11 @@ const EXPECTED: Record<string, { type: Kind; labels: string[] }> = {
   rcgw_connection_duration_seconds: { type: 'histogram', labels: [] },
   rcgw_connections_rejected_total: { type: 'counter', labels: ['reason'] },
   rcgw_build_info: { type: 'gauge', labels: ['version', 'node_version'] },
+  rcgw_rest_requests_total: { type: 'counter', labels: ['cluster', 'code'] },
+  rcgw_rest_request_duration_seconds: { type: 'histogram', labels: ['cluster'] },
+  rcgw_rest_upstream_errors_total: { type: 'counter', labels: ['cluster', 'node', 'reason'] },
+  rcgw_rest_connections: { type: 'gauge', labels: [] },
+  rcgw_rest_rejected_total: { type: 'counter', labels: ['reason'] },
 }
 
 interface Sample {
@@ -79,6 +84,11 @@ t.test('every metric of the issue exists with its type and label names', async (
   m.backendConnectFailures.labels('remote-a', '127.0.0.1:1', 'refused').inc()
   m.backendUp.labels('remote-a', '127.0.0.1:1').set(0)
   m.frameErrors.labels('http_request').inc()
+  // The REST listener's families (src/http/) get their series when it starts.
+  m.forRestCluster('remote-a').request(200)
+  m.forRestCluster('remote-a').duration.observe(0.01)
+  m.restUpstreamErrors.labels('remote-a', '127.0.0.1:9200', 'refused').inc()
+  m.initRestRejectReasons()
   const { types, samples } = parse(await m.registry.metrics())
   for (const [name, exp] of Object.entries(EXPECTED)) {
     t.equal(types.get(name), exp.type, `${name} is a ${exp.type}`)
