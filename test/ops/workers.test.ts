@@ -15,6 +15,7 @@ import { normalize, type LogLine } from '../helpers/gateway.js'
 import { writePki } from '../helpers/pki.js'
 import { backend, client, until } from '../gateway/fixtures.js'
 import { GC_FLAGS } from '../../src/cli/node-flags.js'
+import { esBackend, restRequest } from '../http/helpers.js'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 const cli = join(root, 'dist', 'cli', 'main.js')
@@ -42,6 +43,7 @@ function metricValue(text: string, series: string): number | undefined {
 t.test('workers: 2 serves through both workers, aggregates metrics, restarts a dead worker, drains on SIGTERM', async (t) => {
   t.ok(existsSync(cli), `${cli} exists (npm run build first)`)
   const be = await backend(t, 'cluster-a')
+  const http = await esBackend(t, 'cluster-a', 'http-node-1')
   const dir = tempDir(t)
   writePki(dir)
   const cfg = join(dir, 'gateway.yml')
@@ -50,6 +52,7 @@ t.test('workers: 2 serves through both workers, aggregates metrics, restarts a d
     stringify({
       workers: 2,
       listen: { host: '127.0.0.1', port: 0 },
+      rest: { enabled: true, host: '127.0.0.1', port: 0 },
       admin: { host: '127.0.0.1', port: 0 },
       tls: { certificate: 'server.crt', key: 'server.key' },
       shutdown: { drain_timeout: '5s' },
@@ -61,6 +64,7 @@ t.test('workers: 2 serves through both workers, aggregates metrics, restarts a d
           default: true,
           nodes: [`127.0.0.1:${be.port}`],
           backend_tls: { certificate_authorities: ['ca.crt'], verification_mode: 'certificate' },
+          rest: { nodes: [`127.0.0.1:${http.port}`], tls: { certificate_authorities: ['ca.crt'], verification_mode: 'certificate' } },
         },
       ],
     }),
@@ -121,6 +125,16 @@ t.test('workers: 2 serves through both workers, aggregates metrics, restarts a d
     await c.closed
   }
   await until(() => lines.filter((l) => l.event === 'connection_opened').length === N, 10_000, 'connection_opened lines')
+  // The REST listener runs in every worker too, on one shared port.
+  const rests = new Set(workerStarts.map((w) => String(w.rest)))
+  t.equal(rests.size, 1, `rest port 0 is one shared port across the workers (${[...rests].join(', ')})`)
+  const restPort = Number([...rests][0]!.split(':').pop())
+  for (let i = 0; i < 4; i++) {
+    const r = await restRequest(restPort, { servername: 'remote-a.example.com' })
+    t.equal(r.status, 200, `REST request ${i + 1} answered`)
+    t.equal(r.json().cluster_name, 'cluster-a', 'by the cluster HTTP node')
+  }
+  t.equal(http.requests.length, 4, 'the HTTP node saw the four requests')
   const servedBy = new Set(lines.filter((l) => l.event === 'connection_opened').map(pidOf))
   t.ok([...servedBy].every((p) => workerPids.has(p)), 'connections are served by the workers')
   t.comment(`${N} connections served by ${servedBy.size} worker(s)`)
