@@ -67,9 +67,10 @@ export type RestUpstreamErrorReason = (typeof REST_UPSTREAM_ERROR_REASONS)[numbe
 /**
  * Requests the REST listener answered itself without reaching a cluster: `misdirected` (421, no cluster for the
  * SNI/Host), `bad_request` (unparseable HTTP), `headers_too_large` (431), `request_timeout` (408, headers_timeout or
- * request_timeout expired), `tls` (the client's TLS handshake failed).
+ * request_timeout expired), `tls` (the client's TLS handshake failed), `max_connections` (a connection beyond
+ * limits.max_connections on this listener, closed at accept).
  */
-export const REST_REJECT_REASONS = ['misdirected', 'bad_request', 'headers_too_large', 'request_timeout', 'tls'] as const
+export const REST_REJECT_REASONS = ['misdirected', 'bad_request', 'headers_too_large', 'request_timeout', 'tls', 'max_connections'] as const
 export type RestRejectReason = (typeof REST_REJECT_REASONS)[number]
 /** `cluster` label of REST requests that matched no cluster (cluster names start with a letter or digit). */
 export const REST_UNROUTED = '_unrouted'

@@ -110,6 +110,13 @@ export class RestServer {
       },
       (req, res) => this.onRequest(req, res),
     )
+    // limits.max_connections bounds this listener on its own (the transport listener has its own count): the
+    // runtime closes an excess connection at accept, before TLS, and reports it as 'drop'.
+    this.server.maxConnections = cfg.limits.maxConnections
+    this.server.on('drop', (d?: { remoteAddress?: string; remotePort?: number }) => {
+      this.metrics.limitHits.labels('max_connections').inc()
+      this.reject('max_connections', formatPeer(d?.remoteAddress, d?.remotePort), 'REST listener: connection refused: max_connections reached', { limit: cfg.limits.maxConnections })
+    })
     this.server.on('connection', (raw: Socket) => {
       this.sockets.set(raw, false)
       raw.once('close', () => this.sockets.delete(raw))

@@ -393,3 +393,28 @@ t.test('rest.tls.enabled: false speaks plain HTTP to the nodes', async (t) => {
   t.equal((await restRequest(gw2.restPort)).status, 502)
   t.equal(await gw2.metricValue('rcgw_rest_upstream_errors_total', { reason: 'refused' }), 1)
 })
+
+t.test('limits.max_connections bounds the REST listener: the excess connection is closed at accept and counted', async (t) => {
+  const a = await esBackend(t, 'cluster-a', 'a-1')
+  const gw = await startRestGateway(t, [restCluster({ name: 'a', default: true, nodes: ['127.0.0.1:1'] }, [a.address])], { extra: { limits: { max_connections: 2 } } })
+  const open = () =>
+    new Promise<{ secured: boolean; socket: import('node:tls').TLSSocket }>((resolve) => {
+      const s = tlsConnect({ host: '127.0.0.1', port: gw.restPort, ca: testPki().ca.certPem, checkServerIdentity: () => undefined })
+      s.once('secureConnect', () => resolve({ secured: true, socket: s }))
+      s.once('error', () => resolve({ secured: false, socket: s }))
+      s.once('close', () => resolve({ secured: false, socket: s }))
+    })
+  const first = await open()
+  const second = await open()
+  t.ok(first.secured && second.secured, 'two connections are accepted')
+  const third = await open()
+  t.notOk(third.secured, 'the third is closed before its TLS handshake')
+  await until(async () => (await gw.metricValue('rcgw_rest_rejected_total', { reason: 'max_connections' })) === 1, 10_000, 'the refusal counted')
+  t.equal(await gw.metricValue('rcgw_limit_hits_total', { limit: 'max_connections' }), 1, 'as a limit hit')
+  t.ok(gw.logs.some((l) => l.event === 'rest_request_rejected' && l.reason === 'max_connections'), 'and logged')
+  first.socket.destroy()
+  await until(() => gw.gateway.rest!.connectionCount < 2, 10_000, 'a slot to free up')
+  const r = await restRequest(gw.restPort, {})
+  t.equal(r.status, 200, 'a new connection is served once one closed')
+  second.socket.destroy()
+})
