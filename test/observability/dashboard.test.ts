@@ -113,11 +113,17 @@ t.test('the panels cover what the issue asks for', async (t) => {
   has(/rcgw_backend_up/, 'backend health')
   has(/rcgw_tls_handshake_failures_total/, 'TLS failures')
   has(/rcgw_api_key_cache_hits_total\[\$__rate_interval\]\)\) \/ \(sum\(rate\(rcgw_api_key_cache_hits_total/, 'cache hit ratio')
+  has(/sum by \(code\) \(rate\(rcgw_rest_requests_total\{cluster=~"\$cluster"\}/, 'REST requests by status class')
+  has(/histogram_quantile\(0\.99, sum by \(le\) \(rate\(rcgw_rest_request_duration_seconds_bucket/, 'REST p99 latency')
   for (const e of exprs) if (/rcgw_(requests|bytes|auth_failures|client_connections)_total\{/.test(e.expr)) t.match(e.expr, /cluster=~"\$cluster"/, `${e.panel}: follows the cluster variable`)
 })
 
 t.test('every metric the dashboard uses is exported by a running gateway', async (t) => {
-  const gw = await startGateway(t, { clusters: [{ name: 'remote-a', nodes: ['127.0.0.1:1'], authentication: false }] })
+  // With the REST listener on, so that its rcgw_rest_* families are exported too.
+  const gw = await startGateway(t, {
+    clusters: [{ name: 'remote-a', nodes: ['127.0.0.1:1'], authentication: false, rest: { nodes: ['127.0.0.1:1'] } }],
+    extra: { rest: { enabled: true, host: '127.0.0.1', port: 0 } },
+  })
   const live = parseExposition(await scrape(gw.adminPort ?? 0))
   const families = new Map(live.types)
   const present = (name: string): boolean => {
