@@ -1,17 +1,13 @@
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { writeFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { loadConfigText, loadConfigFile, ConfigError } from '../../src/config/load.js'
+import { loadConfigText, loadConfigFile } from '../../src/config/load.js'
 import { parseDuration, parseByteSize, formatDuration, formatByteSize } from '../../src/config/units.js'
 import { tempDir } from '../helpers/tmp.js'
 import { writePki } from '../helpers/pki.js'
+import { configDir, expectConfigError } from '../helpers/config.js'
 
-function setup(t: Test) {
-  const dir = tempDir(t)
-  mkdirSync(join(dir, 'certs'))
-  writePki(join(dir, 'certs'))
-  return dir
-}
+const setup = configDir
 
 const base = `
 tls: { certificate: certs/server.crt, key: certs/server.key }
@@ -23,17 +19,6 @@ clusters:
     backend_tls: { certificate_authorities: [certs/ca.crt], verification_mode: full, server_name: node.internal }
 `
 
-function expectConfigError(t: Test, dir: string, text: string, key: string, problem: RegExp, env: NodeJS.ProcessEnv = {}) {
-  try {
-    loadConfigText(text, join(dir, 'gateway.yml'), { env })
-    t.fail('expected a ConfigError')
-  } catch (e) {
-    t.ok(e instanceof ConfigError, 'ConfigError')
-    const ce = e as ConfigError
-    t.equal(ce.key, key, `names the key ${key}`)
-    t.match(ce.problem, problem)
-  }
-}
 
 t.test('units', async (t) => {
   t.equal(parseDuration('30s'), 30_000)

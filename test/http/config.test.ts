@@ -1,21 +1,14 @@
 /**
  * `rest:` and `clusters[].rest` in the config file: defaults, typed values, and errors that name the key.
  */
-import t, { type Test } from 'tap'
-import { mkdirSync } from 'node:fs'
+import t from 'tap'
 import { join } from 'node:path'
-import { loadConfigText, ConfigError } from '../../src/config/load.js'
+import { loadConfigText } from '../../src/config/load.js'
 import { configFiles, immovableChange } from '../../src/gateway/reload.js'
 import { summarize } from '../../src/cli/main.js'
-import { tempDir } from '../helpers/tmp.js'
-import { writePki } from '../helpers/pki.js'
+import { configDir, expectConfigError } from '../helpers/config.js'
 
-function setup(t: Test) {
-  const dir = tempDir(t)
-  mkdirSync(join(dir, 'certs'))
-  writePki(join(dir, 'certs'))
-  return dir
-}
+const setup = configDir
 
 const base = `
 tls: { certificate: certs/server.crt, key: certs/server.key }
@@ -32,17 +25,6 @@ clusters:
     nodes: ["10.0.0.6:9443"]
 `
 
-function expectConfigError(t: Test, dir: string, text: string, key: string, problem: RegExp, env: NodeJS.ProcessEnv = {}) {
-  try {
-    loadConfigText(text, join(dir, 'gateway.yml'), { env })
-    t.fail('expected a ConfigError')
-  } catch (e) {
-    t.ok(e instanceof ConfigError, 'ConfigError')
-    const ce = e as ConfigError
-    t.equal(ce.key, key, `names the key ${key}`)
-    t.match(ce.problem, problem)
-  }
-}
 
 t.test('defaults: the REST listener is off', async (t) => {
   const dir = setup(t)
