@@ -20,7 +20,7 @@ import type { Duplex } from 'node:stream'
 import type { Socket } from 'node:net'
 import { createConnection as netConnect } from 'node:net'
 import type { BackendNodeConfig, ClusterConfig, ClusterRestConfig } from '../config/types.js'
-import { backendTlsOptions } from '../tls/options.js'
+import { sharedTlsOptions } from '../upstream/connect.js'
 import { ConnectTimeoutError, markConnectPhase, type ConnectPhase } from './errors.js'
 
 /** How long a pooled idle upstream connection is kept (Node's agent `timeout` applies to idle pooled sockets). */
@@ -79,7 +79,8 @@ class TlsNodeAgent extends HttpsAgent {
 
   override createConnection(options: HttpsRequestOptions, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
     const node = nodeFor(this.rest.nodes, options.host, options.port)
-    const tls = backendTlsOptions(this.rest.tls, node.host)
+    // One SecureContext per rest.tls config (shared with the transport side's helper), not a PEM parse per connect.
+    const tls = sharedTlsOptions(this.rest.tls, node.host)
     // `servername: ''` when backendTlsOptions chose none (IP address, no server_name): never the client's Host.
     const socket = super.createConnection({ ...options, ...tls, servername: tls.servername ?? '' }, callback) as Socket
     watchConnect(socket, true, node, this.rest.connectTimeoutMs, this.events)

@@ -61,20 +61,27 @@ function sharedFor(tls: BackendTlsConfig, opts: ConnectionOptions): TlsShared {
   return s
 }
 
-function connectTls(node: BackendNodeConfig, tls: BackendTlsConfig): TLSSocket {
-  const opts = backendTlsOptions(tls, node.host)
-  const s = sharedFor(tls, opts)
-  const sessionKey = `${node.host}:${node.port}`
-  const session = s.sessions.get(sessionKey)
-  const socket = tlsConnect({
-    host: node.host,
-    port: node.port,
-    secureContext: s.context,
+/**
+ * tls.connect options for a node under `tls` (backend_tls, or a cluster's rest.tls): the per-host options of
+ * backendTlsOptions (server name, verification) with the config's one shared SecureContext instead of the PEM
+ * material, which tls.connect would otherwise parse into a new context on every connect.
+ */
+export function sharedTlsOptions(tls: BackendTlsConfig, host: string): ConnectionOptions & { secureContext: SecureContext } {
+  const opts = backendTlsOptions(tls, host)
+  return {
+    secureContext: sharedFor(tls, opts).context,
     rejectUnauthorized: opts.rejectUnauthorized,
     ...(opts.servername !== undefined ? { servername: opts.servername } : {}),
     ...(opts.checkServerIdentity !== undefined ? { checkServerIdentity: opts.checkServerIdentity } : {}),
-    ...(session !== undefined ? { session } : {}),
-  })
+  }
+}
+
+function connectTls(node: BackendNodeConfig, tls: BackendTlsConfig): TLSSocket {
+  const opts = sharedTlsOptions(tls, node.host)
+  const s = shared.get(tls)!
+  const sessionKey = `${node.host}:${node.port}`
+  const session = s.sessions.get(sessionKey)
+  const socket = tlsConnect({ host: node.host, port: node.port, ...opts, ...(session !== undefined ? { session } : {}) })
   socket.on('session', (ticket: Buffer) => s.sessions.set(sessionKey, ticket))
   // A failed connect forgets the session: the next attempt does a full handshake (and full verification).
   socket.once('error', () => s.sessions.delete(sessionKey))
