@@ -7,7 +7,8 @@ import type { ClusterConfig } from '../config/types.js'
 
 export class SniRouter<T extends { readonly cfg: ClusterConfig }> {
   private readonly byName = new Map<string, T>()
-  private readonly fallback: T | null
+  /** Where a connection without a known name goes: the `default: true` cluster, or null (refused). */
+  readonly fallback: T | null
 
   constructor(clusters: readonly T[]) {
     let fallback: T | null = null
@@ -20,10 +21,15 @@ export class SniRouter<T extends { readonly cfg: ClusterConfig }> {
     this.fallback = fallback
   }
 
+  /** The cluster that lists `name` in its server_names (case-insensitive, trailing dot ignored), or null. */
+  match(name: string): T | null {
+    return this.byName.get(name.toLowerCase().replace(/\.$/, '')) ?? null
+  }
+
   route(servername: string | false | null | undefined): T | null {
     if (typeof servername === 'string' && servername.length > 0) {
-      const hit = this.byName.get(servername.toLowerCase().replace(/\.$/, ''))
-      if (hit !== undefined) return hit
+      const hit = this.match(servername)
+      if (hit !== null) return hit
     }
     return this.fallback
   }

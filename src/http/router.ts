@@ -11,6 +11,7 @@
  * Only clusters with `rest.nodes` can be targets; one without them answers 421 naming the cluster.
  */
 import type { ClusterConfig } from '../config/types.js'
+import { SniRouter } from '../gateway/router.js'
 
 export type RouteResult<T> =
   | { readonly ok: true; readonly target: T; readonly by: 'sni' | 'host' | 'default' }
@@ -39,20 +40,13 @@ function normalize(name: string): string {
 }
 
 export class RestRouter<T extends { readonly cfg: ClusterConfig }> {
-  private readonly byName = new Map<string, ClusterConfig>()
+  /** Server names and the default cluster, exactly as the transport listener resolves them. */
+  private readonly names: SniRouter<{ readonly cfg: ClusterConfig }>
   private readonly targets = new Map<string, T>()
-  private readonly fallback: ClusterConfig | null
 
   /** `all`: every configured cluster (names and default); `targets`: those reachable over REST. */
   constructor(all: readonly ClusterConfig[], targets: readonly T[]) {
-    let fallback: ClusterConfig | null = null
-    for (const c of all) {
-      for (const n of c.serverNames) this.byName.set(n, c)
-      if (c.isDefault) fallback = c
-    }
-    // As on the transport listener: a single cluster without server_names takes everything.
-    if (fallback === null && all.length === 1 && all[0]!.serverNames.length === 0) fallback = all[0]!
-    this.fallback = fallback
+    this.names = new SniRouter(all.map((cfg) => ({ cfg })))
     for (const t of targets) this.targets.set(t.cfg.name, t)
   }
 
@@ -62,19 +56,19 @@ export class RestRouter<T extends { readonly cfg: ClusterConfig }> {
     let chosen: ClusterConfig | null = null
     let by: 'sni' | 'host' | 'default' = 'default'
     if (sni !== null) {
-      chosen = this.byName.get(sni) ?? null
+      chosen = this.names.match(sni)?.cfg ?? null
       if (chosen !== null) {
         by = 'sni'
-        const other = host !== null ? this.byName.get(host) : undefined
+        const other = host !== null ? this.names.match(host)?.cfg : undefined
         if (other !== undefined && other !== chosen)
           return { ok: false, reason: `the Host header [${host}] belongs to another cluster than the TLS server name [${sni}]` }
       }
     } else if (host !== null) {
-      chosen = this.byName.get(host) ?? null
+      chosen = this.names.match(host)?.cfg ?? null
       if (chosen !== null) by = 'host'
     }
     if (chosen === null) {
-      chosen = this.fallback
+      chosen = this.names.fallback?.cfg ?? null
       by = 'default'
     }
     if (chosen === null) {
