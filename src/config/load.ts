@@ -175,7 +175,8 @@ function readKey(key: string, path: string, passphrase: string | undefined): Buf
   return pem
 }
 
-function nodeConfig(n: { host: string; port: number }): BackendNodeConfig {
+/** A node address with its `id` (`host:port`, IPv6 in brackets: the `node` metric label and log field). */
+export function nodeConfig(n: { host: string; port: number }): BackendNodeConfig {
   return { host: n.host, port: n.port, id: `${n.host.includes(':') ? `[${n.host}]` : n.host}:${n.port}` }
 }
 

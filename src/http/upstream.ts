@@ -21,6 +21,7 @@ import type { Socket } from 'node:net'
 import { createConnection as netConnect } from 'node:net'
 import type { BackendNodeConfig, ClusterConfig, ClusterRestConfig } from '../config/types.js'
 import { sharedTlsOptions } from '../upstream/connect.js'
+import { nodeConfig } from '../config/load.js'
 import { ConnectTimeoutError, markConnectPhase, type ConnectPhase } from './errors.js'
 
 /** How long a pooled idle upstream connection is kept (Node's agent `timeout` applies to idle pooled sockets). */
@@ -62,7 +63,12 @@ function watchConnect(socket: Socket, tls: boolean, node: BackendNodeConfig, tim
 function nodeFor(nodes: readonly BackendNodeConfig[], host: unknown, port: unknown): BackendNodeConfig {
   const h = String(host ?? '')
   const p = Number(port)
-  return nodes.find((n) => n.host === h && n.port === p) ?? { host: h, port: p, id: `${h.includes(':') ? `[${h}]` : h}:${p}` }
+  return nodes.find((n) => n.host === h && n.port === p) ?? nodeConfig({ host: h, port: p })
+}
+
+/** Pool key of both agents: one pool per node address (never per client Host or SNI). */
+function poolName(options?: { readonly host?: string | null | undefined; readonly port?: number | string | null | undefined }): string {
+  return `${options?.host ?? ''}:${options?.port ?? ''}`
 }
 
 class TlsNodeAgent extends HttpsAgent {
@@ -74,7 +80,7 @@ class TlsNodeAgent extends HttpsAgent {
   }
 
   override getName(options?: HttpsRequestOptions): string {
-    return `${options?.host ?? ''}:${options?.port ?? ''}`
+    return poolName(options)
   }
 
   override createConnection(options: HttpsRequestOptions, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
@@ -97,7 +103,7 @@ class PlainNodeAgent extends HttpAgent {
   }
 
   override getName(options?: ClientRequestArgs): string {
-    return `${options?.host ?? ''}:${options?.port ?? ''}`
+    return poolName(options)
   }
 
   override createConnection(options: ClientRequestArgs): Duplex {
