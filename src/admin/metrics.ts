@@ -27,11 +27,12 @@ export type RequestOutcome = (typeof REQUEST_OUTCOMES)[number]
 export const BYTE_DIRECTIONS = ['client_to_backend', 'backend_to_client'] as const
 
 /**
- * Connections refused before the TLS handshake: the global connection limit, and the PROXY protocol checks
+ * Connections refused before the TLS handshake: the global connection limit, the per-client-IP limit
+ * (`client_ip_max_connections`, limits.max_connections_per_client_ip), and the PROXY protocol checks
  * (`proxy_untrusted`: the peer may not send a PROXY header; `proxy_malformed`: the header breaks the spec;
  * `proxy_missing`: no complete header arrived in time).
  */
-export const CONNECTION_REJECT_REASONS = ['max_connections', 'proxy_untrusted', 'proxy_malformed', 'proxy_missing'] as const
+export const CONNECTION_REJECT_REASONS = ['max_connections', 'client_ip_max_connections', 'proxy_untrusted', 'proxy_malformed', 'proxy_missing'] as const
 export type ConnectionRejectReason = (typeof CONNECTION_REJECT_REASONS)[number]
 
 /**
@@ -46,6 +47,10 @@ export const LIMIT_NAMES = [
   'handshake_timeout',
   'max_header_size',
   'max_in_flight_requests',
+  'max_connections_per_client_ip',
+  'first_request_timeout',
+  'api_keys_per_connection',
+  'close_timeout',
 ] as const
 export type LimitName = (typeof LIMIT_NAMES)[number]
 
@@ -198,6 +203,7 @@ export class GatewayMetrics {
   readonly frameErrors = new client.Counter({ name: 'rcgw_frame_errors_total', help: 'Connections closed for a transport framing violation, by reason.', labelNames: ['reason'] as const, registers: this.r })
   readonly connectionDuration = new client.Histogram({ name: 'rcgw_connection_duration_seconds', help: 'Client connection lifetime.', buckets: CONNECTION_DURATION_BUCKETS, registers: this.r })
   readonly connectionsRejected = new client.Counter({ name: 'rcgw_connections_rejected_total', help: 'Connections refused before the TLS handshake (connection limit, PROXY protocol), by reason.', labelNames: ['reason'] as const, registers: this.r })
+  readonly internalErrors = new client.Counter({ name: 'rcgw_internal_errors_total', help: 'Unexpected exceptions caught on one connection (that connection was closed; the gateway kept serving the others).', registers: this.r })
   readonly limitHits = new client.Counter({ name: 'rcgw_limit_hits_total', help: 'Times a configured limit refused or cut something, by limit.', labelNames: ['limit'] as const, registers: this.r })
   readonly configReloads = new client.Counter({ name: 'rcgw_config_reloads_total', help: 'Configuration reloads (SIGHUP, file change, API), by outcome.', labelNames: ['outcome'] as const, registers: this.r })
   readonly configLastReloadSuccessful = new client.Gauge({ name: 'rcgw_config_last_reload_successful', help: '1 when the last configuration reload was applied (or none was tried yet), 0 when it was refused.', registers: this.r })

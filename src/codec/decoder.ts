@@ -61,6 +61,13 @@ export interface DecoderOptions {
   maxHeaderSize: number
   /** Parse the variable header into DecodedHeader.variable (default true). */
   parseVariableHeader?: boolean
+  /**
+   * Observe-only mode (implies parseVariableHeader: false): `header()` fires as soon as the 23 fixed bytes are
+   * there, with `raw` = those 23 bytes, and the variable header is handed out through `body()` ahead of the body.
+   * Nothing beyond 23 bytes is ever held, so `maxHeaderSize` is not applied (the relay uses this for responses
+   * from the trusted backend, whose thread context may legitimately be large, e.g. many `Warning` headers).
+   */
+  fixedHeaderOnly?: boolean
 }
 
 class FrameHeader implements DecodedHeader {
@@ -203,6 +210,7 @@ export class FrameDecoder {
   private readonly handler: FrameHandler
   private readonly maxHeaderSize: number
   private readonly parseVar: boolean
+  private readonly fixedOnly: boolean
 
   /** 23-byte scratch for header prefixes split across chunks; reused, never handed out. */
   private readonly scratch: Buffer = Buffer.allocUnsafe(HEADER_SIZE)
@@ -226,6 +234,7 @@ export class FrameDecoder {
   // Outputs of inspect() for R_HEADER.
   private hTotal = 0
   private hMsgLen = 0
+  private hVarSize = 0
 
   constructor(handler: FrameHandler, opts: DecoderOptions) {
     // Infinity is accepted ("no limit of our own"); NaN and anything below 23 are not.
@@ -234,7 +243,8 @@ export class FrameDecoder {
     }
     this.handler = handler
     this.maxHeaderSize = opts.maxHeaderSize
-    this.parseVar = opts.parseVariableHeader !== false
+    this.fixedOnly = opts.fixedHeaderOnly === true
+    this.parseVar = opts.parseVariableHeader !== false && !this.fixedOnly
     this.stash = this.scratch
   }
 
@@ -360,7 +370,7 @@ export class FrameDecoder {
         `invalid variable header size: ${varSize} exceeds the message length ${len} (at most ${Math.max(0, len - MESSAGE_LENGTH_OVERHEAD)})`,
       )
     }
-    if (total > this.maxHeaderSize) {
+    if (!this.fixedOnly && total > this.maxHeaderSize) {
       // InboundDecoder.headerBytesToRead; decided from the fixed header, before buffering.
       return this.fail('header_too_large', `header size [${total}] exceeds limit of [${formatByteSize(this.maxHeaderSize)}]`)
     }
@@ -371,9 +381,16 @@ export class FrameDecoder {
         `Received message from unsupported version: [${version}] allowed versions are: ${ALLOWED_TEXT}`,
       )
     }
+    if (this.fixedOnly) {
+      this.hTotal = HEADER_SIZE
+      this.hMsgLen = len
+      this.hVarSize = varSize
+      return R_HEADER
+    }
     if (n < total) return total
     this.hTotal = total
     this.hMsgLen = len
+    this.hVarSize = varSize
     return R_HEADER
   }
 
@@ -414,7 +431,7 @@ export class FrameDecoder {
           const total = this.hTotal
           const raw = chunk.subarray(off, off + total)
           off += total
-          if (!this.emitHeader(raw, this.hMsgLen)) {
+          if (!this.emitHeader(raw, this.hMsgLen, this.hVarSize)) {
             if (!this._dead) this.retain(chunk, off)
             return
           }
@@ -449,7 +466,7 @@ export class FrameDecoder {
         const raw = this.stash === this.scratch ? Buffer.from(this.scratch.subarray(0, total)) : this.stash
         this.stash = this.scratch
         this.stashLen = 0
-        if (!this.emitHeader(raw, this.hMsgLen)) {
+        if (!this.emitHeader(raw, this.hMsgLen, this.hVarSize)) {
           if (!this._dead) this.retain(chunk, off)
           return
         }
@@ -459,10 +476,9 @@ export class FrameDecoder {
   }
 
   /** Emits the header; returns false when paused or dead. */
-  private emitHeader(raw: Buffer, messageLength: number): boolean {
+  private emitHeader(raw: Buffer, messageLength: number, varHeaderSize: number): boolean {
     const status = raw[14]!
     const version = raw.readInt32BE(15)
-    const varHeaderSize = raw.length - HEADER_SIZE
     let variable: VariableHeader | null = null
     if (this.parseVar) {
       const bytes = raw.subarray(HEADER_SIZE)
@@ -487,7 +503,8 @@ export class FrameDecoder {
     }
     const h = new FrameHeader(raw.readBigInt64BE(6), status, version, messageLength, varHeaderSize, variable)
     this.current = h
-    this.bodyRemaining = h.bodyLength
+    // In fixed-header-only mode the variable header is streamed out as body bytes.
+    this.bodyRemaining = this.fixedOnly ? h.bodyLength + varHeaderSize : h.bodyLength
     if (this.handler.header(h, raw) === false) {
       this._paused = true
       return false

@@ -218,9 +218,26 @@ export const configSchema = z
         max_connections: z.number().int().min(1).default(10000),
         handshake_timeout: duration({ min: 1 }).default(30_000),
         max_in_flight_requests: z.number().int().min(1).default(65536),
+        // Connections open at once from one client address (the PROXY header's source when that is on). A local
+        // cluster opens proxy_socket_connections (18) per node; the default leaves room for ~50 nodes behind one NAT.
+        max_connections_per_client_ip: z.number().int().min(1).default(1024),
+        // From TLS established to the first request the gateway allows (after the TCP handshake): an
+        // unauthenticated socket holds a backend connection at most this long. Elasticsearch's own reference is
+        // transport.connect_timeout (30s), which bounds its handshakes. 0 = no deadline.
+        first_request_timeout: duration().default(30_000),
+        // A closing connection whose peer stops reading is destroyed after this long.
+        close_timeout: duration({ min: 1 }).default(5_000),
       })
       .strict()
-      .default({ max_header_size: 65536, max_connections: 10000, handshake_timeout: 30_000, max_in_flight_requests: 65536 }),
+      .default({
+        max_header_size: 65536,
+        max_connections: 10000,
+        handshake_timeout: 30_000,
+        max_in_flight_requests: 65536,
+        max_connections_per_client_ip: 1024,
+        first_request_timeout: 30_000,
+        close_timeout: 5_000,
+      }),
     health_check: healthCheckSchema.default({ enabled: true, interval: 10_000, timeout: 5_000 }),
     logging: z
       .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })

@@ -142,6 +142,11 @@ export interface GatewayConfig {
     readonly maxConnections: number
     readonly handshakeTimeoutMs: number
     readonly maxInFlightRequests: number
+    /** Optional so hand-built configs need not spell them out; load.ts always sets them. */
+    readonly maxConnectionsPerClientIp?: number
+    /** 0 = no deadline. */
+    readonly firstRequestTimeoutMs?: number
+    readonly closeTimeoutMs?: number
   }
   readonly logging: { readonly level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent' }
   readonly shutdown: { readonly drainTimeoutMs: number }

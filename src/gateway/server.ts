@@ -25,7 +25,7 @@ import type { ClusterMetrics, ConnectionRejectReason, GatewayMetrics, TlsFailure
 import type { Logger } from '../log.js'
 import { BackendPool } from '../upstream/pool.js'
 import { tuneSocket } from '../upstream/connect.js'
-import { Relay, type ConnectionLimiter } from './relay.js'
+import { Relay, type ConnectionLimiter, type SlotLimiter } from './relay.js'
 import { SniRouter } from './router.js'
 import { allowAll, type ConnectionInfo, type PolicyDecision, type RequestPolicy } from './policy.js'
 import { readProxyHeader, type ProxyReadOutcome } from './proxy-protocol.js'
@@ -79,11 +79,52 @@ export class KeyConnectionLimiter implements ConnectionLimiter {
 }
 
 /**
+ * Authenticated connections of one cluster (`clusters[].max_connections`). A slot is taken at a connection's first
+ * allowed request, not at TLS accept, so unauthenticated sockets (bounded by limits.first_request_timeout and
+ * limits.max_connections_per_client_ip instead) can never lock a cluster out. The limit is reloadable.
+ */
+export class ClusterSlots implements SlotLimiter {
+  limit: number | null = null
+  count = 0
+
+  tryAcquire(): boolean {
+    if (this.limit !== null && this.count >= this.limit) return false
+    this.count++
+    return true
+  }
+
+  release(): void {
+    if (this.count > 0) this.count--
+  }
+}
+
+/** Open connections per client address (limits.max_connections_per_client_ip), from accept to close. */
+class AddressCounter {
+  private readonly counts = new Map<string, number>()
+
+  tryAcquire(address: string, limit: number): boolean {
+    const n = this.counts.get(address) ?? 0
+    if (n >= limit) return false
+    this.counts.set(address, n + 1)
+    return true
+  }
+
+  release(address: string): void {
+    const n = this.counts.get(address)
+    if (n === undefined) return
+    if (n <= 1) this.counts.delete(address)
+    else this.counts.set(address, n - 1)
+  }
+}
+
+/**
  * What belongs to a cluster NAME rather than to one config generation: the connection counts (established
  * connections stay counted across reloads), the per-key limiter and the policy handle relays hold.
  */
 interface ClusterState {
+  /** All connections routed to the cluster (authenticated or not): the state lives while any is open. */
   active: number
+  readonly slots: ClusterSlots
   readonly keys: KeyConnectionLimiter
   readonly policy: SwappablePolicy
   policyFingerprint: string
@@ -158,6 +199,7 @@ export class TransportServer {
   private readonly relays = new Set<Relay>()
   private readonly pending = new Map<Socket, PendingConnection>()
   private readonly states = new Map<string, ClusterState>()
+  private readonly perAddress = new AddressCounter()
   private readonly policyFor: (cluster: ClusterConfig) => RequestPolicy
   private trusted: BlockList
   private tlsFp: string
@@ -205,9 +247,9 @@ export class TransportServer {
     return this.relays.size
   }
 
-  /** Established connections of one cluster (by name; counted across reloads). */
+  /** Authenticated connections of one cluster, as max_connections counts them (by name; across reloads). */
   clusterConnectionCount(name: string): number {
-    return this.states.get(name)?.active ?? 0
+    return this.states.get(name)?.slots.count ?? 0
   }
 
   /** Established connections counted against one API key id of a cluster. */
@@ -239,9 +281,10 @@ export class TransportServer {
   private stateFor(c: ClusterConfig, policy: RequestPolicy): ClusterState {
     let s = this.states.get(c.name)
     if (s === undefined) {
-      s = { active: 0, keys: new KeyConnectionLimiter(), policy: new SwappablePolicy(policy), policyFingerprint: '' }
+      s = { active: 0, slots: new ClusterSlots(), keys: new KeyConnectionLimiter(), policy: new SwappablePolicy(policy), policyFingerprint: '' }
       this.states.set(c.name, s)
     }
+    s.slots.limit = c.maxConnections ?? null
     s.keys.limit = c.maxConnectionsPerApiKey ?? null
     return s
   }
@@ -259,6 +302,7 @@ export class TransportServer {
     this.pending.set(raw, { t0: performance.now(), timer, phase: proxy ? 'proxy' : 'tls', client: peer, proxiedBy: null })
     raw.once('close', () => this.clearPending(raw))
     if (!proxy) {
+      if (!this.admitAddress(raw, raw.remoteAddress ?? '?')) return
       this.tlsServer.emit('connection', raw)
       return
     }
@@ -282,6 +326,7 @@ export class TransportServer {
           p.proxiedBy = peer
         }
         p.phase = 'tls'
+        if (!this.admitAddress(raw, src?.address ?? raw.remoteAddress ?? '?')) return
         this.log.debug({ client: p.client, proxied_by: peer, proxy_version: o.header.version, proxy_command: o.header.command, proxy_family: o.header.family }, 'PROXY header accepted')
         this.tlsServer.emit('connection', raw)
         return
@@ -303,6 +348,22 @@ export class TransportServer {
         this.reject(raw, 'proxy_malformed', peer, `connection refused: ${o.message}`)
         return
     }
+  }
+
+  /**
+   * limits.max_connections_per_client_ip: counted from accept (or from the PROXY header naming the client) until
+   * the socket closes; the excess is closed before TLS. One address can then hold at most this share of
+   * limits.max_connections, whatever it does with the sockets.
+   */
+  private admitAddress(raw: Socket, address: string): boolean {
+    const limit = this.cfg.limits.maxConnectionsPerClientIp ?? Infinity
+    if (!this.perAddress.tryAcquire(address, limit)) {
+      this.metrics.limitHits.labels('max_connections_per_client_ip').inc()
+      this.reject(raw, 'client_ip_max_connections', address, `connection refused: ${address} has limits.max_connections_per_client_ip (${limit}) open`)
+      return false
+    }
+    raw.once('close', () => this.perAddress.release(address))
+    return true
   }
 
   private onDeadline(raw: Socket): void {
@@ -387,18 +448,7 @@ export class TransportServer {
       return
     }
     const state = this.states.get(cluster.cfg.name)!
-    const max = cluster.cfg.maxConnections ?? null
-    if (max !== null && state.active >= max) {
-      // Refused before any request: there is nothing to answer with an error frame, so the connection is closed
-      // (Elasticsearch's proxy-mode client reconnects later).
-      this.metrics.limitHits.labels('cluster_max_connections').inc()
-      this.log.warn(
-        { event: 'connection_rejected', reason: 'cluster_max_connections', cluster: cluster.cfg.name, client: remote, limit: max },
-        `connection refused: cluster ${cluster.cfg.name} has max_connections (${max}) open`,
-      )
-      s.destroy()
-      return
-    }
+    // clusters[].max_connections is applied by the relay at the first allowed request (ClusterSlots).
     tuneSocket(s)
     state.active++
     cluster.metrics.connectionsTotal.inc()
@@ -414,6 +464,9 @@ export class TransportServer {
         maxHeaderSize: this.cfg.limits.maxHeaderSize,
         maxInFlight: this.cfg.limits.maxInFlightRequests,
         keyLimiter: state.keys,
+        clusterLimiter: state.slots,
+        firstRequestTimeoutMs: this.cfg.limits.firstRequestTimeoutMs ?? 0,
+        ...(this.cfg.limits.closeTimeoutMs !== undefined ? { closeTimeoutMs: this.cfg.limits.closeTimeoutMs } : {}),
       },
       { cluster: cluster.cfg.name, remoteAddress: remote, servername },
       (r) => {

@@ -37,6 +37,7 @@ const EXPECTED: Record<string, { type: Kind; labels: string[] }> = {
   rcgw_api_key_cache_misses_total: { type: 'counter', labels: [] },
   rcgw_api_key_lookup_failures_total: { type: 'counter', labels: [] },
   rcgw_frame_errors_total: { type: 'counter', labels: ['reason'] },
+  rcgw_internal_errors_total: { type: 'counter', labels: [] },
   rcgw_connection_duration_seconds: { type: 'histogram', labels: [] },
   rcgw_connections_rejected_total: { type: 'counter', labels: ['reason'] },
   rcgw_build_info: { type: 'gauge', labels: ['version', 'node_version'] },

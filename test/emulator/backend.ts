@@ -59,7 +59,16 @@ export interface BackendTlsOptions {
  * frame), 'close' (destroy the socket, no answer), 'no_reply' (never answer), or undefined (default
  * behaviour: handshake answer or echo).
  */
-export type BackendAnswer = Buffer | JavaException | 'close' | 'no_reply' | undefined
+export type BackendAnswer = Buffer | JavaException | 'close' | 'no_reply' | RawAnswer | undefined
+
+/** Hostile/edge tests: these bytes are written as they are, one write per event-loop turn (so TLS records split). */
+export interface RawAnswer {
+  readonly rawChunks: (h: DecodedHeader) => Buffer[]
+}
+
+function isRawAnswer(a: unknown): a is RawAnswer {
+  return typeof a === 'object' && a !== null && 'rawChunks' in a
+}
 
 export interface BackendOptions {
   tls: BackendTlsOptions
@@ -217,6 +226,16 @@ export async function startBackend(opts: BackendOptions): Promise<Backend> {
       if (socket.destroyed || a === 'no_reply') return
       if (a === 'close') {
         socket.destroy()
+        return
+      }
+      if (isRawAnswer(a)) {
+        const chunks = a.rawChunks(h)
+        const next = (i: number): void => {
+          if (i >= chunks.length || socket.destroyed) return
+          write(chunks[i]!)
+          setImmediate(() => next(i + 1))
+        }
+        next(0)
         return
       }
       if (isJavaException(a)) {

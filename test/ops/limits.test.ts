@@ -25,7 +25,7 @@ t.test('every limit series exists at zero before anything happens', async (t) =>
   for (const limit of LIMIT_NAMES) t.equal(await gw.metricValue('rcgw_limit_hits_total', { limit }), 0, limit)
 })
 
-t.test('clusters[].max_connections: the excess is closed after TLS; other clusters are not affected', async (t) => {
+t.test('clusters[].max_connections: the excess is refused at its first request with a 429; other clusters are not affected', async (t) => {
   const a = await backend(t, 'cluster-a')
   const b = await backend(t, 'cluster-b')
   const gw = await startGateway(t, {
@@ -36,16 +36,21 @@ t.test('clusters[].max_connections: the excess is closed after TLS; other cluste
   })
   const c1 = await client(t, gw.port)
   await client(t, gw.port)
+  const remoteHandshakes = () => a.requests.filter((r) => r.action === 'cluster:internal/remote_cluster/handshake').length
+  t.equal(remoteHandshakes(), 2)
   const refused = await client(t, gw.port).then(
     () => null,
-    (e: Error) => e,
+    (e: unknown) => e,
   )
-  t.ok(refused instanceof Error, 'the third connection to cluster a fails')
+  t.ok(refused instanceof TransportError, 'the third connection to cluster a gets an error frame')
+  const ex = (refused as TransportError).javaException
+  t.same(ex && { type: ex.type, status: 'status' in ex ? ex.status : null }, { type: 'security', status: 'TOO_MANY_REQUESTS' }, '429')
+  t.match(ex?.message, /too many connections to cluster \[a\].*at most 2/, 'the error names the cluster and the limit')
   t.equal(await gw.metricValue('rcgw_limit_hits_total', { limit: 'cluster_max_connections' }), 1, 'counted')
-  const line = gw.logs.find((l) => l.event === 'connection_rejected' && l.reason === 'cluster_max_connections')
+  const line = gw.logs.find((l) => l.event === 'limit_hit' && l.limit === 'cluster_max_connections')
   t.match(line?.msg, /cluster a has max_connections \(2\) open/, 'the log line says why')
   t.equal(line?.cluster, 'a')
-  t.equal(a.connections, 2, 'the refused connection never reached the backend')
+  t.equal(remoteHandshakes(), 2, 'the refused request never reached the backend (only its TCP handshake did)')
   t.equal(gw.gateway.transport.clusterConnectionCount('a'), 2)
 
   const other = await client(t, gw.port, { servername: 'remote-b.example.com' })
@@ -55,6 +60,29 @@ t.test('clusters[].max_connections: the excess is closed after TLS; other cluste
   await until(() => gw.gateway.transport.clusterConnectionCount('a') === 1, 5000, 'count to drop')
   const again = await client(t, gw.port)
   t.equal(again.clusterName, 'cluster-a', 'a closed connection frees its slot')
+})
+
+t.test('clusters[].max_connections counts authenticated connections only: idle TLS sockets cannot lock a cluster out', async (t) => {
+  const a = await backend(t, 'cluster-a')
+  const gw = await startGateway(t, { clusters: [{ name: 'a', nodes: [`127.0.0.1:${a.port}`], max_connections: 2 }] })
+  const { ca } = testPki()
+  // Five TLS connections that never send a byte.
+  const idle = await Promise.all(
+    Array.from(
+      { length: 5 },
+      () =>
+        new Promise<import('node:tls').TLSSocket>((resolve, reject) => {
+          const s = tlsConnect({ host: '127.0.0.1', port: gw.port, ca: ca.certPem, servername: 'remote-a.example.com' }, () => resolve(s))
+          s.on('error', reject)
+        }),
+    ),
+  )
+  t.teardown(() => idle.forEach((s) => s.destroy()))
+  await until(() => gw.gateway.transport.connectionCount === 5, 5000, 'idle sockets routed')
+  t.equal(gw.gateway.transport.clusterConnectionCount('a'), 0, 'none of them holds a slot')
+  const c = await client(t, gw.port)
+  t.equal((await c.request(SEARCH, Buffer.from('still in'))).body.toString(), 'still in', 'an authenticated client gets in')
+  t.equal(gw.gateway.transport.clusterConnectionCount('a'), 1)
 })
 
 t.test('clusters[].max_connections_per_api_key: the first request of the excess connection gets a 429 error frame', async (t) => {
