@@ -75,13 +75,37 @@ export type ChainResult =
 
 /** Longest path accepted, anchor excluded. */
 export const MAX_PATH_LENGTH = 10
-/** Most certificates accepted in one presented chain (bounds path-building work). */
+/** Most certificates accepted in one presented chain, duplicates included (bounds parsing work). */
 export const MAX_PRESENTED_CERTIFICATES = 32
+/**
+ * Most *distinct* certificates (by SHA-256 of the DER) in one presented chain; byte-identical copies
+ * are dropped before path building (issue #11, finding 2: copies used to multiply the search).
+ *
+ * Why 10: JSSE bounds the chains it accepts in a TLS Certificate message —
+ * sun/security/ssl/SSLConfiguration.java: jdk.tls.client.maxInboundCertificateChainLength default 10
+ * (chains a TLS client accepts from a server) and jdk.tls.server.maxInboundCertificateChainLength
+ * default 8 (client chains); before JDK 17.0.x/JDK 21 a single jdk.tls.maxCertificateChainLength,
+ * default 10, checked in sun/security/ssl/CertificateMessage.java. Elasticsearch calls
+ * `trustManager.checkClientTrusted(chain, ...)` directly (CrossClusterApiKeySignatureManager), so
+ * none of these TLS-layer limits applies to the signature chain itself. UNVERIFIED that the JDK
+ * applies no other count limit there; decision: the gateway refuses more than 10 distinct
+ * certificates (the same figure as the path length limit, and as JSSE's default for peer chains).
+ * An Elasticsearch signer sends its configured signing certificate chain: 1–3 certificates.
+ */
+export const MAX_DISTINCT_CERTIFICATES = 10
 /**
  * Most search steps spent building a path. Presented certificates sharing one name and one key
  * would otherwise let a client make the depth-first search try every permutation.
  */
 export const MAX_PATH_BUILDING_STEPS = 2000
+/**
+ * Most certificate signature verifications (X509Certificate.verify) spent on one chain. Each RSA/EC
+ * verification costs 20–100 µs of blocked event loop; without a cap a chain of same-name
+ * certificates made path building try every (child, issuer) pair (issue #11, finding 2: 32
+ * same-name certificates ≈ 0.1 s per request). A genuine chain needs one verification per link plus
+ * one per same-named anchor that did not sign it (CA rotation), far below 16.
+ */
+export const MAX_SIGNATURE_VERIFICATIONS = 16
 
 export const OIDS = {
   keyUsage: '2.5.29.15',
@@ -240,12 +264,35 @@ export interface CertInfo {
   subject: Buffer
   issuer: Buffer
   spki: Buffer
+  /**
+   * The subject public key, or null when node:crypto cannot decode it (an unknown key-algorithm OID
+   * in SubjectPublicKeyInfo: `X509Certificate.publicKey` throws ERR_OSSL_EVP_DECODE_ERROR). The JDK
+   * loads such a certificate (sun/security/x509/X509Key.parse falls back to a generic X509Key) and
+   * then fails every signature check with it, so a null key fails closed the same way.
+   */
+  publicKey: KeyObject | null
+  /** lower-case hex SHA-256 of the DER: certificate identity for de-duplication and memoisation */
+  fingerprint: string
   /** index in the presented chain; -1 for trust anchors */
   index: number
 }
 
 function describeError(err: unknown): string {
   return err instanceof Error ? err.message : String(err)
+}
+
+/** `cert.publicKey`, or null when node:crypto cannot decode the key (it throws instead). */
+export function safePublicKey(cert: X509Certificate): KeyObject | null {
+  try {
+    return cert.publicKey
+  } catch {
+    return null
+  }
+}
+
+/** Lower-case hex SHA-256 of the certificate DER. */
+export function sha256Fingerprint(cert: X509Certificate): string {
+  return createHash('sha256').update(cert.raw).digest('hex')
 }
 
 function certInfo(cert: X509Certificate, index: number, dn: DnOptions): CertInfo {
@@ -268,6 +315,8 @@ function certInfo(cert: X509Certificate, index: number, dn: DnOptions): CertInfo
     subject: structure.subject.raw,
     issuer: structure.issuer.raw,
     spki: structure.subjectPublicKeyInfo.raw,
+    publicKey: safePublicKey(cert),
+    fingerprint: sha256Fingerprint(cert),
     index,
   }
 }
@@ -277,8 +326,8 @@ export function certDescription(cert: X509Certificate): string {
   let subject: string
   try {
     subject = subjectToJavaString(parseCertificate(cert.raw).subject.raw)
-  } catch (err) {
-    if (!(err instanceof DerError) && !(err instanceof DnError)) throw err
+  } catch {
+    // attacker bytes: whatever the failure, the description must not throw (it is built for error messages)
     subject = '<unparseable subject>'
   }
   return `(${subject};X.509;SHA1:${sha1Fingerprint(cert)})`
@@ -350,11 +399,18 @@ function fail(reason: ChainFailureReason, message: string, certIndex: number): F
   return { ok: false, reason, message, certIndex }
 }
 
-export type VerifyChainOptions = DnOptions
+export interface VerifyChainOptions extends DnOptions {
+  /** Called once per certificate signature verification performed (tests count the work done). */
+  readonly onSignatureVerification?: () => void
+}
 
 /**
  * Validates the presented chain (leaf first, as sent) against the trust store at `now`.
  * Returns the path leaf → … → anchor (the anchor last; just [leaf] when the leaf is itself trusted).
+ *
+ * Never throws: the certificates are attacker bytes, and an exception escaping from here used to
+ * reach the socket 'data' listener and kill the process (issue #11, finding 1). Any unexpected
+ * failure is a 'malformed' refusal.
  */
 export function verifyChain(
   certs: readonly X509Certificate[],
@@ -362,27 +418,49 @@ export function verifyChain(
   now: Date,
   opts: VerifyChainOptions = {},
 ): ChainResult {
+  try {
+    return verifyChainUnsafe(certs, trust, now, opts)
+  } catch (err) {
+    return fail('malformed', `cannot validate the certificate chain: ${describeError(err)}`, -1)
+  }
+}
+
+function verifyChainUnsafe(certs: readonly X509Certificate[], trust: TrustStore, now: Date, opts: VerifyChainOptions): ChainResult {
   if (certs.length === 0) return fail('malformed', 'no certificates in the chain', -1)
   if (certs.length > MAX_PRESENTED_CERTIFICATES) {
     return fail('malformed', `chain of ${certs.length} certificates exceeds the limit of ${MAX_PRESENTED_CERTIFICATES}`, -1)
   }
   const infos: CertInfo[] = []
+  const seen = new Set<string>()
   for (let i = 0; i < certs.length; i++) {
+    let info: CertInfo
     try {
-      infos.push(certInfo(certs[i]!, i, opts))
+      info = certInfo(certs[i]!, i, opts)
     } catch (err) {
-      if (err instanceof DerError || err instanceof DnError) {
-        return fail('malformed', `cannot parse certificate ${certDescription(certs[i]!)}: ${err.message}`, i)
-      }
-      throw err
+      return fail('malformed', `cannot parse certificate ${certDescription(certs[i]!)}: ${describeError(err)}`, i)
     }
+    // Byte-identical copies add nothing to path building (the JDK's builder collects the presented
+    // certificates into a CertStore, a set) but used to multiply the search (finding 2).
+    if (seen.has(info.fingerprint)) continue
+    seen.add(info.fingerprint)
+    infos.push(info)
   }
+  if (infos.length > MAX_DISTINCT_CERTIFICATES) {
+    return fail('malformed', `chain of ${infos.length} distinct certificates exceeds the limit of ${MAX_DISTINCT_CERTIFICATES}`, -1)
+  }
+  // The issuers are searched in fingerprint order, not in the order sent: the decision then depends only on the
+  // leaf and the *set* of other certificates, which is what the verifier's canonical chain cache key assumes
+  // (verify.ts). (The order sent matters to nothing in PKIXValidator's path building either, except which of
+  // several candidate paths is tried first.)
+  const leafInfo = infos[0]!
+  const issuers = infos.slice(1).sort((x, y) => (x.fingerprint < y.fingerprint ? -1 : x.fingerprint > y.fingerprint ? 1 : 0))
+  infos.splice(0, infos.length, leafInfo, ...issuers)
   const leaf = infos[0]!
   const anchors = trust.anchorInfos()
 
   // PKIXValidator.engineValidate: a leaf that is itself a trusted certificate needs no path (and
   // its anchor is not subject to verifyTrustAnchor).
-  if (anchors.some((a) => a.cert.raw.equals(leaf.cert.raw))) {
+  if (anchors.some((a) => a.fingerprint === leaf.fingerprint)) {
     return finishLeafChecks(leaf, [leaf.cert], now)
   }
 
@@ -410,16 +488,29 @@ type BuildResult = { ok: true; path: CertInfo[]; anchor: CertInfo } | Failure
 /**
  * Depth-first search from the leaf: an anchor that names and signed the current certificate ends
  * the path; otherwise a not-yet-used presented certificate that does. Signature checks are
- * memoised. On failure the most informative reason seen is reported: a name match whose
- * signature did not verify ('bad_signature') beats no candidate at all ('untrusted').
+ * memoised by (child, issuer) fingerprint and capped at MAX_SIGNATURE_VERIFICATIONS; certificates
+ * are compared by fingerprint, never by object identity. On failure the most informative reason
+ * seen is reported: a name match whose signature did not verify ('bad_signature') beats no
+ * candidate at all ('untrusted').
  */
-function buildPath(leaf: CertInfo, presented: readonly CertInfo[], anchors: readonly CertInfo[], dn: DnOptions): BuildResult {
+function buildPath(leaf: CertInfo, presented: readonly CertInfo[], anchors: readonly CertInfo[], opts: VerifyChainOptions): BuildResult {
   const verified = new Map<string, boolean>()
+  let verifications = 0
+  let exhausted = false
   const signedBy = (child: CertInfo, parent: CertInfo): boolean => {
-    const key = `${child.index}:${parent.index}:${anchors.indexOf(parent)}`
+    const key = `${child.fingerprint}>${parent.fingerprint}`
     let v = verified.get(key)
     if (v === undefined) {
-      v = verifySignedBy(child.cert, parent.cert.publicKey)
+      if (parent.publicKey === null) v = false // undecodable key: nothing it could have signed verifies
+      else {
+        if (verifications >= MAX_SIGNATURE_VERIFICATIONS) {
+          exhausted = true
+          return false
+        }
+        verifications++
+        opts.onSignatureVerification?.()
+        v = verifySignedBy(child.cert, parent.publicKey)
+      }
       verified.set(key, v)
     }
     return v
@@ -432,11 +523,12 @@ function buildPath(leaf: CertInfo, presented: readonly CertInfo[], anchors: read
   let deadEndDepth = 0
 
   const search = (path: CertInfo[]): { path: CertInfo[]; anchor: CertInfo } | null => {
-    if (++steps > MAX_PATH_BUILDING_STEPS) return null
+    if (++steps > MAX_PATH_BUILDING_STEPS || exhausted) return null
     const current = path[path.length - 1]!
     for (const anchor of anchors) {
-      if (!namesEqual(current.issuer, anchor.subject, dn)) continue
+      if (!namesEqual(current.issuer, anchor.subject, opts)) continue
       if (signedBy(current, anchor)) return { path, anchor }
+      if (exhausted) return null
       badSignature ??= current
     }
     if (path.length >= MAX_PATH_LENGTH) {
@@ -444,13 +536,15 @@ function buildPath(leaf: CertInfo, presented: readonly CertInfo[], anchors: read
       return null
     }
     for (const candidate of presented) {
-      if (path.includes(candidate) || !namesEqual(current.issuer, candidate.subject, dn)) continue
+      if (path.some((p) => p.fingerprint === candidate.fingerprint) || !namesEqual(current.issuer, candidate.subject, opts)) continue
       if (!signedBy(current, candidate)) {
+        if (exhausted) return null
         badSignature ??= current
         continue
       }
       const found = search([...path, candidate])
       if (found !== null) return found
+      if (exhausted) return null
     }
     if (path.length > deadEndDepth) {
       deadEnd = current
@@ -461,6 +555,13 @@ function buildPath(leaf: CertInfo, presented: readonly CertInfo[], anchors: read
 
   const found = search([leaf])
   if (found !== null) return { ok: true, ...found }
+  if (exhausted) {
+    return fail(
+      'untrusted',
+      `path building gave up after ${MAX_SIGNATURE_VERIFICATIONS} signature verifications for ${certDescription(leaf.cert)}`,
+      leaf.index,
+    )
+  }
   if (steps > MAX_PATH_BUILDING_STEPS) {
     return fail('untrusted', `path building gave up after ${MAX_PATH_BUILDING_STEPS} steps for ${certDescription(leaf.cert)}`, leaf.index)
   }
@@ -593,7 +694,9 @@ function checkAlgorithmConstraints(cert: CertInfo, issuer: CertInfo | null): Fai
       return fail('bad_signature', `Algorithm constraints check failed on disabled algorithm ${sigAlg} in ${certDescription(cert.cert)}`, cert.index)
     }
   }
-  const problem = weakKey(cert.cert.publicKey)
+  // cert.publicKey would throw for a key node:crypto cannot decode (finding 1); CertInfo holds the
+  // safely decoded key, null for such a key, refused as an unsupported key type.
+  const problem = cert.publicKey === null ? 'undecodable public key (unsupported key algorithm)' : weakKey(cert.publicKey)
   return problem === null ? null : fail('bad_signature', `Algorithm constraints check failed: ${problem} in ${certDescription(cert.cert)}`, cert.index)
 }
 

@@ -7,8 +7,19 @@
  *  - concurrent requests for the same id share one lookup (single flight);
  *  - when the backend fails, an entry up to `max_stale` past its ttl is still used; with nothing known the result
  *    is a failure and the caller denies (fail closed);
- *  - lookups are rate-limited (token bucket, `max_lookups_per_second`), so random key ids can't flood the backend.
+ *  - lookups are rate-limited (token buckets), so random key ids can't flood the backend.
  * Static entries always win and never expire.
+ *
+ * Known and unknown ids are kept apart (issue #11, finding 10: a flood of random ids used to spend the one token
+ * bucket and evict good entries from the one LRU, so a known key whose ttl expired during the flood could not be
+ * re-verified and failed closed):
+ *  - found keys live in their own LRU (`max_entries`); a re-lookup of an id that has an entry there spends the
+ *    `max_lookups_per_second` bucket;
+ *  - not-found answers live in a second LRU of the same size; a lookup of any id without a found-key entry (never
+ *    seen, evicted, or last answered 404) spends the separate `max_unknown_lookups_per_second` bucket (default: the
+ *    same rate as `max_lookups_per_second`).
+ * So random ids can only evict each other and exhaust their own budget. The price: during a flood, a genuine key the
+ * gateway has never seen (or has evicted) waits like any unknown id — it fails closed until the flood subsides.
  */
 import { LRUCache } from 'lru-cache'
 import { request as httpsRequest } from 'node:https'
@@ -57,12 +68,37 @@ export function compilePattern(id: string, pattern: string | null, source: KeyPa
   }
 }
 
-export class KeyPatternMap {
-  private readonly statics = new Map<string, KeyPattern>()
-  private readonly cache: LRUCache<string, Entry> | null
-  private readonly inflight = new Map<string, Promise<KeyLookupResult>>()
+/** A token bucket holding at most `rate` tokens, refilled continuously at `rate` per second. */
+export class TokenBucket {
   private tokens: number
   private lastRefill: number
+
+  constructor(
+    private readonly rate: number,
+    now: number,
+  ) {
+    this.tokens = rate
+    this.lastRefill = now
+  }
+
+  take(now: number): boolean {
+    this.tokens = Math.min(this.rate, this.tokens + (Math.max(0, now - this.lastRefill) / 1000) * this.rate)
+    this.lastRefill = now
+    if (this.tokens < 1) return false
+    this.tokens -= 1
+    return true
+  }
+}
+
+export class KeyPatternMap {
+  private readonly statics = new Map<string, KeyPattern>()
+  /** Found keys (finding 10: never evicted by not-found answers). */
+  private readonly cache: LRUCache<string, Entry> | null
+  /** Not-found answers, bounded separately. */
+  private readonly negative: LRUCache<string, Entry> | null
+  private readonly inflight = new Map<string, Promise<KeyLookupResult>>()
+  private readonly knownBucket: TokenBucket | null
+  private readonly unknownBucket: TokenBucket | null
 
   constructor(
     staticKeys: readonly StaticApiKey[],
@@ -73,8 +109,10 @@ export class KeyPatternMap {
   ) {
     for (const k of staticKeys) this.statics.set(k.id, compilePattern(k.id, k.certificateIdentity, 'static', jdk))
     this.cache = lookup === null ? null : new LRUCache<string, Entry>({ max: lookup.maxEntries })
-    this.tokens = lookup?.maxLookupsPerSecond ?? 0
-    this.lastRefill = this.now()
+    this.negative = lookup === null ? null : new LRUCache<string, Entry>({ max: lookup.maxEntries })
+    const t0 = this.now()
+    this.knownBucket = lookup === null ? null : new TokenBucket(lookup.maxLookupsPerSecond, t0)
+    this.unknownBucket = lookup === null ? null : new TokenBucket(lookup.maxUnknownLookupsPerSecond ?? lookup.maxLookupsPerSecond, t0)
   }
 
   /** Synchronous when the answer is known (static or fresh cache entry); a Promise when a lookup is needed. */
@@ -82,7 +120,8 @@ export class KeyPatternMap {
     const s = this.statics.get(id)
     if (s !== undefined) return { kind: 'known', key: s, stale: false }
     if (this.lookup === null || this.cache === null) return { kind: 'no_lookup', id }
-    const e = this.cache.get(id)
+    const known = this.cache.get(id)
+    const e = known ?? this.negative!.get(id)
     const now = this.now()
     if (e !== undefined) {
       const ttl = e.key === null ? this.lookup.negativeTtlMs : this.lookup.ttlMs
@@ -94,19 +133,14 @@ export class KeyPatternMap {
     this.stats.miss()
     const pending = this.inflight.get(id)
     if (pending !== undefined) return pending
-    if (!this.takeToken(now)) return this.fallback(id, e, now, 'lookup rate limit reached (api_key_lookup.max_lookups_per_second)')
+    if (known !== undefined) {
+      if (!this.knownBucket!.take(now)) return this.fallback(id, e, now, 'lookup rate limit reached (api_key_lookup.max_lookups_per_second)')
+    } else if (!this.unknownBucket!.take(now)) {
+      return this.fallback(id, e, now, 'lookup rate limit for unknown key ids reached (api_key_lookup.max_unknown_lookups_per_second)')
+    }
     const p = this.fetchAndStore(id, e).finally(() => this.inflight.delete(id))
     this.inflight.set(id, p)
     return p
-  }
-
-  private takeToken(now: number): boolean {
-    const rate = this.lookup!.maxLookupsPerSecond
-    this.tokens = Math.min(rate, this.tokens + ((now - this.lastRefill) / 1000) * rate)
-    this.lastRefill = now
-    if (this.tokens < 1) return false
-    this.tokens -= 1
-    return true
   }
 
   private fallback(id: string, e: Entry | undefined, now: number, error: string): KeyLookupResult {
@@ -125,10 +159,13 @@ export class KeyPatternMap {
       const r = await this.lookup!.fetch(id)
       const now = this.now()
       if (!r.found) {
-        this.cache!.set(id, { key: null, fetchedAt: now })
+        // a deleted key moves to the negative side: its id is unknown from now on
+        this.cache!.delete(id)
+        this.negative!.set(id, { key: null, fetchedAt: now })
         return { kind: 'not_found', id }
       }
       const key = compilePattern(id, r.certificateIdentity, 'lookup', this.jdk, r.type)
+      this.negative!.delete(id)
       this.cache!.set(id, { key, fetchedAt: now })
       return { kind: 'known', key, stale: false }
     } catch (err) {

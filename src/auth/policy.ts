@@ -4,17 +4,41 @@
  *
  * Order (mirrors Elasticsearch: the connection-level header authentication runs first, then the transport filter,
  * then the full authentication):
- *  1. credentials header present and parseable                       → auth failure (error frame, close)
- *  2. signature header, if present, decodable                        → auth failure
- *  3. key → certificate_identity (static / looked up, may be async)  → auth failure when the identity is not met
- *     (signature and chain verified first, then the DN matched) or `signing.required` and no signature
+ *  1. credentials header present and parseable                       → header-stage auth failure (error frame, close)
+ *  2. signature header, if present, decodable                        → header-stage auth failure (close)
+ *  3. key → certificate_identity (static / looked up, may be async)  → header-stage auth failure (close) when the
+ *     identity is not met (signature and chain verified first, then the DN matched) or `signing.required` and no
+ *     signature
  *  4. action on the allow-list                                       → IllegalArgumentException, stays open
  *  5. only allowed request headers; subject info present             → IllegalArgumentException, stays open
- *  6. signature, if present: chain, validity, algorithm, signature   → auth failure
+ *  6. signature, if present: chain, validity, algorithm, signature   → authenticate-stage auth failure, stays open
  * Authentication failures are ElasticsearchSecurityException(UNAUTHORIZED) with Elasticsearch's message, sent in
- * an error frame, then the connection is closed (TcpTransport.handleException closes after a
- * HeaderValidationException). The wording is Elasticsearch's (cross-cluster-auth.md §8) so that operators can
- * search it; the gateway's own log line says that the gateway denied it and why.
+ * an error frame. The wording is Elasticsearch's (cross-cluster-auth.md §8) so that operators can search it; the
+ * gateway's own log line says that the gateway denied it and why.
+ *
+ * Which failures close the connection (issue #11, finding 12), from Elasticsearch 9.3's
+ * x-pack/plugin/security/src/main/java/org/elasticsearch/xpack/security/authc/CrossClusterAccessAuthenticationService.java:
+ *  - header stage, `authenticateHeaders(headers, listener)`, run by the remote-cluster-server inbound pipeline when
+ *    a message header is decoded (x-pack/plugin/core/.../security/transport/netty4/SecurityNetty4Transport.java,
+ *    spec §7.3); a failure there is a HeaderValidationException: error response, then the channel is closed.
+ *    It covers `extractApiKeyCredentialsFromHeaders` (credentials header present and parseable, and
+ *    `X509CertificateSignature.decode` of the signature header to bind the leaf DN as certificateIdentity — any
+ *    exception becomes "failed to extract credentials from headers") and `tryAuthenticate` → ApiKeyService
+ *    (key exists, type cross_cluster, certificate_identity DN match; a throwing service → "failed to authenticate
+ *    cross cluster credentials"). The gateway closes for all of these: close = true.
+ *  - authenticate stage, `authenticate(action, request, listener)` → `verifySignature(...)`:
+ *    `crossClusterApiKeySignatureVerifier.verify(...)` (CrossClusterApiKeySignatureManager.Verifier: trust
+ *    configured, chain trusted, leaf validity, algorithm, signature) returning false ("Invalid cross cluster api
+ *    key signature from [...]") or throwing GeneralSecurityException ("Failed to verify cross cluster api key
+ *    signature certificate from [...]"), and IllegalStateException for a missing trust configuration (caught by the
+ *    surrounding `catch (Exception ex)` → withRequestProcessingFailure). These go to `listener.onFailure`: an
+ *    ordinary error response on a live connection. The gateway answers them with close = false.
+ *  - Exception: a key WITH certificate_identity. Elasticsearch matches the DN at the header stage and verifies the
+ *    signature later; the gateway verifies the signature first so that a DN from an untrusted certificate never
+ *    reaches the regex engine. When that verification fails, the gateway cannot know whether Elasticsearch would
+ *    have closed (DN mismatch, header stage) or kept the connection (DN match, authenticate stage) without
+ *    evaluating an attacker-chosen DN. Decision: close = true, the stricter of the two; a genuine client whose
+ *    certificate merely expired reconnects and gets the same 401 message Elasticsearch would send.
  */
 import type { DecodedHeader } from '../codec/decoder.js'
 import type { JavaException } from '../codec/exception.js'
@@ -60,13 +84,23 @@ export type DenialReason =
   | 'expired_certificate'
   | 'unsupported_algorithm'
   | 'bad_signature'
+  /** last resort: an unexpected exception while deciding (never thrown out of check(), see AuthPolicy.check) */
+  | 'authentication_error'
 
 export const DENIAL_REASONS: readonly DenialReason[] = [
   'missing_credentials', 'invalid_credentials', 'malformed_signature', 'no_certificates', 'signature_required',
   'identity_mismatch', 'unsupported_pattern', 'unknown_api_key', 'wrong_key_type', 'key_lookup_failed',
   'action_not_allowed', 'header_not_allowed', 'missing_subject_info', 'no_signing_trust', 'untrusted_chain',
-  'expired_certificate', 'unsupported_algorithm', 'bad_signature',
+  'expired_certificate', 'unsupported_algorithm', 'bad_signature', 'authentication_error',
 ]
+
+/**
+ * Signature-verification failures, which Elasticsearch reports at the authenticate stage on a live connection
+ * (see the header comment): answered with close = false unless the key has a certificate_identity.
+ */
+export const AUTHENTICATE_STAGE_REASONS: ReadonlySet<DenialReason> = new Set<DenialReason>([
+  'no_signing_trust', 'untrusted_chain', 'expired_certificate', 'unsupported_algorithm', 'bad_signature',
+])
 
 /**
  * Longest subject DN evaluated against a certificate_identity pattern. RFC 5280 upper bounds make real subjects far
@@ -78,13 +112,20 @@ const MISSING_HEADER = (name: string) =>
   `Cross cluster requests through the dedicated remote cluster server port require transport header [${name}] but none found. ` +
   'Please ensure you have configured remote cluster credentials on the cluster originating the request.'
 
-function authFailure(reason: DenialReason, message: string, audit: Record<string, string | null>, cause?: JavaException): Denial {
+function authFailure(reason: DenialReason, message: string, audit: Record<string, string | null>, cause?: JavaException, close = true): Denial {
   return {
     reason,
-    close: true,
+    close,
     exception: { type: 'security', message, status: 'UNAUTHORIZED', cause: cause ?? null },
     audit,
   }
+}
+
+function unexpected(e: unknown, h: DecodedHeader): Denial {
+  return authFailure('authentication_error', 'failed to authenticate cross cluster credentials', {
+    action: h.variable?.action ?? '',
+    error: e instanceof Error ? e.message : String(e),
+  })
 }
 
 function illegalArgument(reason: DenialReason, message: string, audit: Record<string, string | null>): Denial {
@@ -121,7 +162,22 @@ export class AuthPolicy implements RequestPolicy {
     this.now = opts.now ?? Date.now
   }
 
-  check(h: DecodedHeader, _conn: ConnectionInfo): PolicyDecision | Promise<PolicyDecision> {
+  /**
+   * Never throws and never returns a rejected Promise: every parser below fails closed by itself, and this last
+   * resort turns anything unexpected into a 401 that closes the connection (issue #11, finding 1: an exception here
+   * reached the socket 'data' listener and killed the process). Elasticsearch's header stage answers a throwing
+   * service with "failed to authenticate cross cluster credentials" (CrossClusterAccessAuthenticationService.tryAuthenticate).
+   */
+  check(h: DecodedHeader, conn: ConnectionInfo): PolicyDecision | Promise<PolicyDecision> {
+    try {
+      const d = this.checkUnsafe(h, conn)
+      return d instanceof Promise ? d.then(undefined, (e: unknown) => unexpected(e, h)) : d
+    } catch (e) {
+      return unexpected(e, h)
+    }
+  }
+
+  private checkUnsafe(h: DecodedHeader, _conn: ConnectionInfo): PolicyDecision | Promise<PolicyDecision> {
     const headers = h.variable?.requestHeaders ?? new Map<string, string>()
     const action = h.variable?.action ?? ''
     const audit: Record<string, string | null> = { action, api_key_id: null, leaf_dn: null }
@@ -212,8 +268,9 @@ export class AuthPolicy implements RequestPolicy {
           // Deliberate difference from Elasticsearch's order (which matches the DN at the header stage and verifies
           // the signature later): the signature and chain are verified BEFORE the DN reaches the regex engine, so a
           // DN from an untrusted, self-made certificate can never drive a backtracking regex. Both failures are
-          // 401s that close the connection; only the message differs when both would fail.
-          const v = this.verifySignature(headers, signature, audit)
+          // 401s that close the connection (decision in the header comment); only the message differs when both
+          // would fail.
+          const v = this.verifySignature(headers, signature, audit, true)
           if (v !== null) return v
           verified = true
           if (leafDn.length > MAX_DN_LENGTH || !key.compiled!.matches(leafDn))
@@ -241,15 +298,20 @@ export class AuthPolicy implements RequestPolicy {
     }
 
     // 6. Signature verification (whenever present, even without certificate_identity).
-    if (signature !== undefined && !verified) return this.verifySignature(headers, signature, audit)
+    if (signature !== undefined && !verified) return this.verifySignature(headers, signature, audit, false)
     void h
     return null
   }
 
-  private verifySignature(headers: ReadonlyMap<string, string>, signature: string, audit: Record<string, string | null>): Denial | null {
+  /** `close`: whether a failure closes the connection (true for keys with certificate_identity, see the header comment). */
+  private verifySignature(headers: ReadonlyMap<string, string>, signature: string, audit: Record<string, string | null>, close: boolean): Denial | null {
     // The subject info header may still be missing here (identity keys verify before the transport filter runs):
     // an absent header signs as the empty string and then fails verification, as it would in Elasticsearch.
     const v = this.opts.verifier.verify(signature, headers.get(SUBJECT_INFO_HEADER) ?? '', headers.get(CREDENTIALS_HEADER)!, this.now())
-    return v.ok ? null : authFailure(v.reason, v.message, { ...audit, detail: v.cause ?? null })
+    if (v.ok) return null
+    // Only signature verification proper is an authenticate-stage failure; a 'malformed_signature' from the
+    // verifier's last resort is treated like a decoding failure (header stage).
+    const closes = close || !AUTHENTICATE_STAGE_REASONS.has(v.reason)
+    return authFailure(v.reason, v.message, { ...audit, detail: v.cause ?? null }, undefined, closes)
   }
 }

@@ -14,7 +14,7 @@
 import { X509Certificate, verify as cryptoVerify } from 'node:crypto'
 import { checkStrictBase64, encodeBase64 } from './base64.js'
 import { DerError, TAG, expectIdentifier, parseCertificate, readSingle, sequenceItems } from './der.js'
-import { certificateExtensions, hasCriticalKeyUsageWithoutDigitalSignature, type Extension } from './chain.js'
+import { certificateExtensions, hasCriticalKeyUsageWithoutDigitalSignature, safePublicKey, type Extension } from './chain.js'
 
 export const CROSS_CLUSTER_ACCESS_SIGNATURE_HEADER_KEY = '_cross_cluster_access_signature'
 
@@ -64,6 +64,12 @@ export interface DecodeOptions {
    * gateway rejects it while decoding unless this is set.
    */
   allowEmptyChain?: boolean
+  /**
+   * Refuse ('malformed') a header announcing more certificates than this, before parsing any of them, so the
+   * parsing work is bounded by a count rather than only by the header size (issue #11, finding 2). Elasticsearch
+   * has no such limit; the gateway's verifier passes chain.ts MAX_PRESENTED_CERTIFICATES.
+   */
+  maxCertificates?: number
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -184,6 +190,9 @@ export function decodeSignatureHeader(value: string, opts: DecodeOptions = {}): 
   const cur = new Cursor(Buffer.from(value, 'base64'))
   const transportVersion = cur.vInt()
   const count = cur.size('certificate array')
+  if (opts.maxCertificates !== undefined && count > opts.maxCertificates) {
+    throw new SignatureDecodeError('malformed', `${count} certificates exceed the gateway's limit of ${opts.maxCertificates}`)
+  }
   const certificates: Buffer[] = []
   const x509: X509Certificate[] = []
   for (let i = 0; i < count; i++) {
@@ -290,7 +299,10 @@ export function verifyPayloadSignature(leaf: X509Certificate, algorithm: string,
   if (!isSupportedAlgorithm(algorithm)) {
     throw new SignatureVerifyError('unsupported_algorithm', `unsupported signature algorithm [${algorithm}]`)
   }
-  const key = leaf.publicKey
+  // X509Certificate.publicKey throws for a key node:crypto cannot decode (unknown SubjectPublicKeyInfo algorithm,
+  // issue #11 finding 1); the JDK would throw InvalidKeyException from initVerify: a GeneralSecurityException.
+  const key = safePublicKey(leaf)
+  if (key === null) throw new SignatureVerifyError('bad_certificate', 'the leaf certificate public key cannot be decoded')
   const keyType = key.asymmetricKeyType ?? 'unknown'
   if (keyType !== KEY_TYPE_BY_ALGORITHM[algorithm]) {
     throw new SignatureVerifyError('key_mismatch', `a ${keyType} key cannot verify ${algorithm}`)
@@ -314,8 +326,8 @@ function leafExtensions(leaf: X509Certificate): Extension[] {
     return certificateExtensions(parseCertificate(leaf.raw))
   } catch (err) {
     // the JDK would not have loaded such a certificate at all (CertificateFactory)
-    if (err instanceof DerError) throw new SignatureVerifyError('bad_certificate', `cannot parse the leaf certificate: ${err.message}`)
-    throw err
+    // (any failure, not only DerError: attacker bytes must fail closed, never escape as an unexpected exception)
+    throw new SignatureVerifyError('bad_certificate', `cannot parse the leaf certificate: ${err instanceof Error ? err.message : String(err)}`)
   }
 }
 

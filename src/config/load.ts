@@ -239,6 +239,9 @@ function build(raw: ResolvedRaw, file: string): GatewayConfig {
                 maxStaleMs: c.api_key_lookup.max_stale,
                 timeoutMs: c.api_key_lookup.timeout,
                 maxLookupsPerSecond: c.api_key_lookup.max_lookups_per_second,
+                ...(c.api_key_lookup.max_unknown_lookups_per_second !== undefined
+                  ? { maxUnknownLookupsPerSecond: c.api_key_lookup.max_unknown_lookups_per_second }
+                  : {}),
                 maxEntries: c.api_key_lookup.max_entries,
                 ca: c.api_key_lookup.certificate_authorities.map((p, j) =>
                   readCertificates(`clusters[${i}].api_key_lookup.certificate_authorities[${j}]`, p),

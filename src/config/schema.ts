@@ -140,6 +140,8 @@ const apiKeyLookupSchema = z
     max_stale: duration().default(3_600_000),
     timeout: duration({ min: 1 }).default(5_000),
     max_lookups_per_second: z.number().positive().default(10),
+    // separate budget for ids the gateway has no found-key entry for (src/auth/keymap.ts); default: max_lookups_per_second
+    max_unknown_lookups_per_second: z.number().positive().optional(),
     max_entries: z.number().int().min(1).default(10_000),
     certificate_authorities: z.array(z.string().min(1)).default([]),
     verification_mode: z.enum(['full', 'certificate', 'none']).default('full'),

@@ -47,6 +47,11 @@ export interface ApiKeyLookupConfig {
   readonly maxStaleMs: number
   readonly timeoutMs: number
   readonly maxLookupsPerSecond: number
+  /**
+   * Budget for lookups of ids without a found-key cache entry (`max_unknown_lookups_per_second`); absent = the same
+   * rate as maxLookupsPerSecond. Kept apart so that random ids cannot starve re-lookups of known keys.
+   */
+  readonly maxUnknownLookupsPerSecond?: number
   readonly maxEntries: number
   readonly ca: readonly PemBundle[]
   readonly verificationMode: 'full' | 'certificate' | 'none'

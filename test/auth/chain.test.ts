@@ -105,15 +105,20 @@ t.test('trust store and input limits', async (t) => {
     ladder.push(top.cert)
   }
   const tallLeaf = issueLeaf([['CN', 'tall-leaf']], top, { key: keyPair('ec', 60) })
-  t.match(verifyChain([tallLeaf.cert, ...ladder], new TrustStore([a.pem]), new Date()), { ok: false, reason: 'path_too_long' })
+  // leaf + 10 intermediates: more distinct certificates than MAX_DISTINCT_CERTIFICATES, refused before path building
+  t.match(verifyChain([tallLeaf.cert, ...ladder], new TrustStore([a.pem]), new Date()), { ok: false, reason: 'malformed', message: /11 distinct certificates/ })
+  // leaf + the top 9: the search reaches MAX_PATH_LENGTH before any anchor
+  t.match(verifyChain([tallLeaf.cert, ...ladder.slice(1)], new TrustStore([a.pem]), new Date()), { ok: false, reason: 'path_too_long' })
 })
 
 t.test('path building is bounded: many certificates sharing one name and one key', async (t) => {
   const shared = keyPair('ec', 70)
-  const clones = Array.from({ length: 31 }, () => issueCa([['CN', 'Clone']], { key: shared }))
+  // 9 clones + the leaf = MAX_DISTINCT_CERTIFICATES; more distinct certificates are refused outright
+  // (test/auth/auth-hostile.test.ts)
+  const clones = Array.from({ length: 9 }, () => issueCa([['CN', 'Clone']], { key: shared }))
   const leaf = issueLeaf([['CN', 'clone-leaf']], clones[0]!, { key: keyPair('ec', 71) })
   const r = verifyChain([leaf.cert, ...clones.map((c) => c.cert)], new TrustStore([a().pem]), new Date())
-  t.match(r, { ok: false, reason: 'untrusted', message: /gave up after 2000 steps/ }, 'gives up instead of trying every permutation')
+  t.match(r, { ok: false, reason: 'untrusted', message: /gave up after 16 signature verifications/ }, 'gives up instead of trying every permutation')
   const trusted = verifyChain([leaf.cert, ...clones.map((c) => c.cert)], new TrustStore([clones[5]!.pem]), new Date())
   t.ok(trusted.ok, 'and still finds a path when one of them is trusted')
 })

@@ -122,3 +122,15 @@ t.test('the embedded default config is valid', async (t) => {
   t.equal(cfg.tls.autoGenerate, true)
   t.equal(cfg.clusters[0]!.isDefault, true)
 })
+
+t.test('api_key_lookup.max_unknown_lookups_per_second (issue #11 finding 10)', async (t) => {
+  const dir = setup(t)
+  const lookup = (extra: string) => base + `    api_key_lookup: { url: "https://10.0.0.5:9200", api_key: "a2V5OnNlY3JldA==", max_lookups_per_second: 7${extra} }\n`
+  const withDefault = loadConfigText(lookup(''), join(dir, 'gateway.yml'), { env: {} })
+  t.equal(withDefault.clusters[0]!.auth.lookup?.maxLookupsPerSecond, 7)
+  t.equal(withDefault.clusters[0]!.auth.lookup?.maxUnknownLookupsPerSecond, undefined, 'absent: the key map uses max_lookups_per_second')
+  const explicit = loadConfigText(lookup(', max_unknown_lookups_per_second: 2.5'), join(dir, 'gateway.yml'), { env: {} })
+  t.equal(explicit.clusters[0]!.auth.lookup?.maxUnknownLookupsPerSecond, 2.5)
+  expectConfigError(t, dir, lookup(', max_unknown_lookups_per_second: 0'), 'clusters[0].api_key_lookup.max_unknown_lookups_per_second', /greater than 0|positive|too small/i)
+  expectConfigError(t, dir, lookup(', max_unknown_lookups_per_second: lots'), 'clusters[0].api_key_lookup.max_unknown_lookups_per_second', /number/i)
+})

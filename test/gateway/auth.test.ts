@@ -122,13 +122,13 @@ t.test('credential and header rejections', async (t) => {
   await expectRejected(t, s, await client(t, s.gw.port), SEARCH, { _cross_cluster_access_credentials: CREDENTIALS }, /require transport header \[_cross_cluster_access_subject_info\]/, false, 'missing_subject_info')
 })
 
-t.test('signature rejections, key without certificate_identity', async (t) => {
+t.test('signature rejections, key without certificate_identity (authenticate-stage 401s keep the connection, issue #11 finding 12)', async (t) => {
   const s = await setup(t)
   const h = (sig: string, subject = SUBJECT_INFO) => ({ _cross_cluster_access_credentials: CREDENTIALS, _cross_cluster_access_subject_info: subject, _cross_cluster_access_signature: sig })
-  await expectRejected(t, s, await tcpOnly(t, s), HANDSHAKE, h(signature(ecLeaf), 'dGFtcGVyZWQ='), /Invalid cross cluster api key signature from \[\(CN=local-cluster.example.com, O=Example Corp, C=US;X\.509;SHA1:[0-9a-f]{40}\)\]/, true, 'bad_signature')
-  await expectRejected(t, s, await tcpOnly(t, s), HANDSHAKE, h(signature(untrustedLeaf)), /Failed to verify cross cluster api key signature certificate from/, true, 'untrusted_chain')
-  await expectRejected(t, s, await tcpOnly(t, s), HANDSHAKE, h(signature(expiredLeaf)), /Failed to verify cross cluster api key signature certificate from/, true, 'expired_certificate')
-  await expectRejected(t, s, await tcpOnly(t, s), HANDSHAKE, h(signature(rsaLeaf, { algorithm: 'SHA1withRSA' })), /Failed to verify cross cluster api key signature certificate/, true, 'unsupported_algorithm')
+  await expectRejected(t, s, await tcpOnly(t, s), HANDSHAKE, h(signature(ecLeaf), 'dGFtcGVyZWQ='), /Invalid cross cluster api key signature from \[\(CN=local-cluster.example.com, O=Example Corp, C=US;X\.509;SHA1:[0-9a-f]{40}\)\]/, false, 'bad_signature')
+  await expectRejected(t, s, await tcpOnly(t, s), HANDSHAKE, h(signature(untrustedLeaf)), /Failed to verify cross cluster api key signature certificate from/, false, 'untrusted_chain')
+  await expectRejected(t, s, await tcpOnly(t, s), HANDSHAKE, h(signature(expiredLeaf)), /Failed to verify cross cluster api key signature certificate from/, false, 'expired_certificate')
+  await expectRejected(t, s, await tcpOnly(t, s), HANDSHAKE, h(signature(rsaLeaf, { algorithm: 'SHA1withRSA' })), /Failed to verify cross cluster api key signature certificate/, false, 'unsupported_algorithm')
   await expectRejected(t, s, await tcpOnly(t, s), HANDSHAKE, h('bm90IGEgc2lnbmF0dXJl'), /failed to extract credentials from headers/, true, 'malformed_signature')
   const none = encodeSignatureHeader({ transportVersion: 9250003, certificates: [], algorithm: 'SHA256withRSA', signature: Buffer.alloc(0) })
   await expectRejected(t, s, await tcpOnly(t, s), HANDSHAKE, h(none), /Provided signature does not contain any certificates/, true, 'no_certificates')
@@ -136,7 +136,7 @@ t.test('signature rejections, key without certificate_identity', async (t) => {
 
 t.test('a signature with no signing trust configured is refused', async (t) => {
   const s = await setup(t, {}, false)
-  await expectRejected(t, s, await tcpOnly(t, s), HANDSHAKE, { _cross_cluster_access_credentials: CREDENTIALS, _cross_cluster_access_subject_info: SUBJECT_INFO, _cross_cluster_access_signature: signature(ecLeaf) }, /has not trust configuration/, true, 'no_signing_trust')
+  await expectRejected(t, s, await tcpOnly(t, s), HANDSHAKE, { _cross_cluster_access_credentials: CREDENTIALS, _cross_cluster_access_subject_info: SUBJECT_INFO, _cross_cluster_access_signature: signature(ecLeaf) }, /has not trust configuration/, false, 'no_signing_trust')
 })
 
 t.test('certificate_identity from the config', async (t) => {
