@@ -29,7 +29,7 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync, readdirSync } from 'node:fs'
 import { tmpdir, cpus, totalmem, loadavg } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
+import { dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { makeBenchPki, BACKEND_NAME, CLUSTER_SNI } from './lib/certs.mjs'
 import { setNiceness, spawnPinned, stopProc, stopAll, killAllSync, freePort, waitForPort, rssBytes, treeCpuTicks, coreTicks, coreBusy } from './lib/procs.mjs'
@@ -281,7 +281,7 @@ async function main() {
           return null
         }
       })(),
-      gatewayDist: dist,
+      gatewayDist: relative(root, dist) || dist, // relative: results must not name one machine's paths
       gatewayNodeFlags: opts.gcFlags === false ? [] : gcFlags,
       compareDist: opts.compareDist ?? null,
       params: P,

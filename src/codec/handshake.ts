@@ -3,7 +3,7 @@
  *
  * Source: server/src/main/java/org/elasticsearch/transport/TransportHandshaker.java ([9.x] and
  * [8.x]); the byte layouts below reproduce the examples in its source comment and the vectors in
- * shared/vectors/transport.json byte for byte.
+ * test/fixtures/vectors/transport.json byte for byte.
  */
 import {
   HANDSHAKE_LEGACY,

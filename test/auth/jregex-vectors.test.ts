@@ -1,5 +1,5 @@
 /**
- * The shared JDK regex vectors (../shared/vectors/jdk-regex.json, produced by Temurin 25):
+ * The JDK regex vectors (test/fixtures/vectors/jdk-regex.json, produced by Temurin 25):
  * valid <=> no 'syntax' error, same matches() result, same error description and index.
  */
 import t from 'tap'
@@ -18,14 +18,14 @@ interface Vector {
   error_index?: number
 }
 
-/** ../shared/vectors next to the repository root (CI lays shared/ beside its clone). */
+/** test/fixtures/vectors, inside the repository (origin: its README.md). */
 function vectorsPath(name: string): string {
-  return fileURLToPath(new URL(`../../../shared/vectors/${name}`, import.meta.url))
+  return fileURLToPath(new URL(`../fixtures/vectors/${name}`, import.meta.url))
 }
 
 /**
  * Vectors whose pattern may legitimately be 'unsupported' (valid Java we refuse to approximate).
- * Empty on purpose: every shared vector must translate.
+ * Empty on purpose: every JDK vector must translate.
  */
 const UNSUPPORTED_ALLOWED = new Set<string>([])
 

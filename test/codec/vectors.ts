@@ -1,6 +1,6 @@
 /**
- * Loads shared/vectors/*.json. The repo's sibling folder `../shared` holds them (in CI too), so the
- * path is resolved relative to this file, never hard-coded.
+ * Loads test/fixtures/vectors/*.json (origin of each file: test/fixtures/vectors/README.md). The path is
+ * resolved relative to this file, so a clone of the repository alone is enough to run the tests.
  * Also a test file in its own right (tap runs every .ts under test/): it checks the file loads.
  */
 import { readFileSync } from 'node:fs'
@@ -21,7 +21,7 @@ export interface TransportVectors {
 }
 
 export function vectorsUrl(file: string): URL {
-  return new URL(`../../../shared/vectors/${file}`, import.meta.url)
+  return new URL(`../fixtures/vectors/${file}`, import.meta.url)
 }
 
 let cached: TransportVectors | null = null
