@@ -12,7 +12,8 @@ import { Status, HANDSHAKE_V9 } from '../../src/codec/constants.js'
 import { FrameDecoder, type DecodedHeader } from '../../src/codec/decoder.js'
 import type { PolicyDecision, RequestPolicy } from '../../src/gateway/policy.js'
 import { WRITE_BUFFER_PAUSE, MAX_HANDSHAKE_BODY } from '../../src/gateway/relay.js'
-import { startFakeRelay, settle, CountingKeys, type FakeRelay } from './helpers/fake-relay.js'
+import { startFakeRelay, settle, type FakeRelay } from './helpers/fake-relay.js'
+import { KeyConnectionLimiter } from '../../src/gateway/server.js'
 
 const V = 9250003
 const ALLOW = 'indices:data/read/search'
@@ -285,14 +286,15 @@ t.test('finding 8: a closing connection whose peer never reads is destroyed afte
 })
 
 t.test('finding 9: every request is counted against its own API key; keys per connection are bounded', async (t) => {
-  const keys = new CountingKeys(1)
+  const keys = new KeyConnectionLimiter()
+  keys.limit = 1
   const cred = (id: string) => ({ _cross_cluster_access_credentials: 'ApiKey ' + Buffer.from(`${id}:ui2lp2axTNmsyakw9tvNnw`).toString('base64') })
   const r = await startFakeRelay(denyOpen, { keyLimiter: keys })
   r.client.feed(request(1, ALLOW, Buffer.alloc(0), cred('AAAAAAAAAAAAAAAAAAA1')))
   r.client.feed(request(2, ALLOW, Buffer.alloc(0), cred('AAAAAAAAAAAAAAAAAAA2')))
   await settle()
-  t.equal(keys.counts.get('AAAAAAAAAAAAAAAAAAA1'), 1)
-  t.equal(keys.counts.get('AAAAAAAAAAAAAAAAAAA2'), 1, 'the second key is counted too')
+  t.equal(keys.count('AAAAAAAAAAAAAAAAAAA1'), 1)
+  t.equal(keys.count('AAAAAAAAAAAAAAAAAAA2'), 1, 'the second key is counted too')
   // Another connection using key 2 on its second request is refused: key 2 is at its limit of 1.
   const r2 = await startFakeRelay(denyOpen, { keyLimiter: keys })
   r2.client.feed(request(1, ALLOW, Buffer.alloc(0), cred('AAAAAAAAAAAAAAAAAAA3')))
@@ -303,7 +305,7 @@ t.test('finding 9: every request is counted against its own API key; keys per co
   t.match(frames(r2.client.output()).filter((f) => f.h.isError).length, 1, 'one 429 error frame')
   r.relay.close('shutdown')
   await settle()
-  t.equal(keys.counts.get('AAAAAAAAAAAAAAAAAAA2'), 0, 'released at close')
+  t.equal(keys.count('AAAAAAAAAAAAAAAAAAA2'), 0, 'released at close')
 })
 
 t.test('an unexpected exception closes that one connection only, logged and counted', async (t) => {

@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events'
 import type { Socket } from 'node:net'
-import { Relay, type RelayContext, type ConnectionLimiter, type SlotLimiter } from '../../../src/gateway/relay.js'
+import { Relay, type RelayContext } from '../../../src/gateway/relay.js'
 import { GatewayMetrics } from '../../../src/admin/metrics.js'
 import { createLogger } from '../../../src/log.js'
 import type { RequestPolicy } from '../../../src/gateway/policy.js'
@@ -142,33 +142,6 @@ export async function startFakeRelay(policy: RequestPolicy, extra: Partial<Relay
   ;(out as { relay: Relay }).relay = relay
   await relay.start()
   return out
-}
-
-export class CountingKeys implements ConnectionLimiter {
-  readonly counts = new Map<string, number>()
-  constructor(readonly limit: number | null) {}
-  tryAcquire(id: string): boolean {
-    const n = this.counts.get(id) ?? 0
-    if (this.limit !== null && n >= this.limit) return false
-    this.counts.set(id, n + 1)
-    return true
-  }
-  release(id: string): void {
-    this.counts.set(id, (this.counts.get(id) ?? 1) - 1)
-  }
-}
-
-export class CountingSlots implements SlotLimiter {
-  count = 0
-  constructor(readonly limit: number | null) {}
-  tryAcquire(): boolean {
-    if (this.limit !== null && this.count >= this.limit) return false
-    this.count++
-    return true
-  }
-  release(): void {
-    this.count--
-  }
 }
 
 /** Lets queued microtasks, immediates and promise continuations run. */
