@@ -14,7 +14,7 @@
 import { X509Certificate, verify as cryptoVerify } from 'node:crypto'
 import { checkStrictBase64, encodeBase64 } from './base64.js'
 import { DerError, TAG, expectIdentifier, parseCertificate, readSingle, sequenceItems } from './der.js'
-import { certificateExtensions, hasCriticalKeyUsageWithoutDigitalSignature, safePublicKey, type Extension } from './chain.js'
+import { certificateExtensions, hasCriticalKeyUsageWithoutDigitalSignature, safePublicKey } from './chain.js'
 
 export const CROSS_CLUSTER_ACCESS_SIGNATURE_HEADER_KEY = '_cross_cluster_access_signature'
 
@@ -215,7 +215,14 @@ export function decodeSignatureHeader(value: string, opts: DecodeOptions = {}): 
 function loadCertificate(der: Buffer, index: number): X509Certificate {
   try {
     parseCertificate(der)
-    return new X509Certificate(der)
+    const cert = new X509Certificate(der)
+    // FUZZ-2 (fuzz/lib/known.ts history): der.ts accepts a few non-DER encodings inside the certificate (e.g. a
+    // constructed, empty string as AlgorithmIdentifier parameters) that OpenSSL re-encodes when it loads it, so
+    // cert.raw would not be the bytes the client sent: fingerprints, the chain cache key and path building would
+    // run on other bytes than the signature covers. Decision: refuse such a certificate (fail closed). The JDK
+    // would keep the original encoding; no CA Elasticsearch works with emits non-DER certificates.
+    if (!cert.raw.equals(der)) throw new Error('the certificate is not DER-encoded (it does not re-encode to the bytes sent)')
+    return cert
   } catch (err) {
     const detail = err instanceof Error ? err.message : String(err)
     throw new SignatureDecodeError('bad_certificate', `Cannot read certificate [${index}]: ${detail}`, { cause: err })
@@ -307,7 +314,7 @@ export function verifyPayloadSignature(leaf: X509Certificate, algorithm: string,
   if (keyType !== KEY_TYPE_BY_ALGORITHM[algorithm]) {
     throw new SignatureVerifyError('key_mismatch', `a ${keyType} key cannot verify ${algorithm}`)
   }
-  if (hasCriticalKeyUsageWithoutDigitalSignature(leafExtensions(leaf))) {
+  if (criticalKeyUsageWithoutDigitalSignature(leaf)) {
     throw new SignatureVerifyError('key_usage', 'Wrong key usage')
   }
   if (algorithm === 'SHA256withRSA') {
@@ -321,9 +328,13 @@ export function verifyPayloadSignature(leaf: X509Certificate, algorithm: string,
   return cryptoVerify('sha256', payload, key, sig)
 }
 
-function leafExtensions(leaf: X509Certificate): Extension[] {
+/**
+ * The leaf's keyUsage check, with every parse inside the try: a keyUsage value that is not one BIT STRING used to
+ * escape as a DerError (FUZZ-1, found by `npm run fuzz`, target signature).
+ */
+function criticalKeyUsageWithoutDigitalSignature(leaf: X509Certificate): boolean {
   try {
-    return certificateExtensions(parseCertificate(leaf.raw))
+    return hasCriticalKeyUsageWithoutDigitalSignature(certificateExtensions(parseCertificate(leaf.raw)))
   } catch (err) {
     // the JDK would not have loaded such a certificate at all (CertificateFactory)
     // (any failure, not only DerError: attacker bytes must fail closed, never escape as an unexpected exception)
