@@ -43,6 +43,9 @@ export function sendError(res: ServerResponse, status: number, type: RestErrorTy
   res.writeHead(status, {
     'content-type': JSON_CONTENT_TYPE,
     'content-length': Buffer.byteLength(body),
+    // The gateway's own answers are JSON for API clients; nosniff keeps a browser from reading one as anything else
+    // (testssl.sh rates an HTTPS answer without any security header MEDIUM; issue #11 TLS scan).
+    'x-content-type-options': 'nosniff',
     ...(close ? { connection: 'close' } : {}),
   })
   res.end(res.req.method === 'HEAD' ? undefined : body)
@@ -51,7 +54,7 @@ export function sendError(res: ServerResponse, status: number, type: RestErrorTy
 /** A raw HTTP/1.1 error response for sockets without a ServerResponse (Node's 'clientError'). */
 export function rawErrorResponse(status: number, statusText: string, type: RestErrorType, reason: string): string {
   const body = esErrorBody(status, type, reason)
-  return `HTTP/1.1 ${status} ${statusText}\r\ncontent-type: ${JSON_CONTENT_TYPE}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`
+  return `HTTP/1.1 ${status} ${statusText}\r\ncontent-type: ${JSON_CONTENT_TYPE}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nx-content-type-options: nosniff\r\nconnection: close\r\n\r\n${body}`
 }
 
 /** Where a connection to an upstream node was when it failed (set by the upstream agent, see upstream.ts). */

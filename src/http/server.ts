@@ -128,6 +128,8 @@ export class RestServer {
       s.once('close', () => this.metrics.restConnections.dec())
     })
     this.server.on('tlsClientError', (err: NodeJS.ErrnoException, s: TLSSocket) => {
+      // Already counted by onClientError (a handshake timeout arrives there first, then as ECONNRESET here).
+      if (this.tlsCounted.has(s)) return s.destroy()
       this.reject('tls', formatPeer(s.remoteAddress, s.remotePort), 'REST listener: TLS handshake failed', { err: err.code ?? err.message })
       s.destroy()
     })
@@ -274,9 +276,20 @@ export class RestServer {
     this.log.warn({ event: 'rest_request_rejected', reason, client, ...extra }, message)
   }
 
+  /** Sockets whose TLS failure is already counted (see onClientError). */
+  private readonly tlsCounted = new WeakSet<object>()
+
   private onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
     // The client left (or the socket is already gone): nothing to refuse.
     if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy()
+      return
+    }
+    // A TLS handshake that did not finish in time reaches 'clientError' (and then 'tlsClientError' as ECONNRESET):
+    // it is one TLS failure, counted once, and no HTTP answer can be written into a socket without TLS.
+    if (err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT') {
+      this.tlsCounted.add(socket)
+      this.reject('tls', formatPeer(socket.remoteAddress, socket.remotePort), 'REST listener: TLS handshake timed out', { err: err.code })
       socket.destroy()
       return
     }
