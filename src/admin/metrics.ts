@@ -57,6 +57,15 @@ export type LimitName = (typeof LIMIT_NAMES)[number]
 export const RELOAD_OUTCOMES = ['success', 'failure'] as const
 
 /**
+ * `rcgw_backend_unavailable_total{cluster,reason}` (issue #13): client connections closed because no backend node
+ * could take them. `no_healthy_node`: health checks had every node of the cluster down, so the connection was closed
+ * right after its TLS handshake instead of waiting for connect timeouts; `connect_failed`: every node was tried
+ * and none connected.
+ */
+export const BACKEND_UNAVAILABLE_REASONS = ['no_healthy_node', 'connect_failed'] as const
+export type BackendUnavailableReason = (typeof BACKEND_UNAVAILABLE_REASONS)[number]
+
+/**
  * REST listener (src/http/): `code` of `rcgw_rest_requests_total` is the status class of the response sent, or
  * `aborted` when the client went away before it was complete. Bounded by construction.
  */
@@ -213,6 +222,8 @@ export class GatewayMetrics {
   readonly restUpstreamErrors = new client.Counter({ name: 'rcgw_rest_upstream_errors_total', help: 'REST requests that failed on the way to or from a cluster HTTP node, by reason.', labelNames: ['cluster', 'node', 'reason'] as const, registers: this.r })
   readonly restConnections = new client.Gauge({ name: 'rcgw_rest_connections', help: 'Client connections open on the REST listener (TLS established).', registers: this.r })
   readonly restRejected = new client.Counter({ name: 'rcgw_rest_rejected_total', help: 'REST requests and connections the gateway refused itself, by reason.', labelNames: ['reason'] as const, registers: this.r })
+  readonly backendUnavailable = new client.Counter({ name: 'rcgw_backend_unavailable_total', help: 'Client connections closed because no backend node could take them, by reason.', labelNames: ['cluster', 'reason'] as const, registers: this.r })
+  readonly connectionsAgedOut = new client.Counter({ name: 'rcgw_connections_aged_out_total', help: 'Client connections closed at an idle frame boundary because they reached clusters[].max_connection_age.', labelNames: ['cluster'] as const, registers: this.r })
   readonly buildInfo = new client.Gauge({ name: 'rcgw_build_info', help: 'Build information; always 1.', labelNames: ['version', 'node_version'] as const, registers: this.r })
 
   private readonly clusters = new Map<string, ClusterMetrics>()
@@ -236,6 +247,8 @@ export class GatewayMetrics {
     if (c === undefined) {
       c = new ClusterMetrics(this, name)
       this.clusters.set(name, c)
+      for (const r of BACKEND_UNAVAILABLE_REASONS) this.backendUnavailable.labels(name, r).inc(0)
+      this.connectionsAgedOut.labels(name).inc(0)
     }
     return c
   }

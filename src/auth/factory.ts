@@ -3,7 +3,8 @@ import type { ClusterConfig } from '../config/types.js'
 import type { GatewayMetrics } from '../admin/metrics.js'
 import type { RequestPolicy } from '../gateway/policy.js'
 import { allowAll } from '../gateway/policy.js'
-import { AuthPolicy, DENIAL_REASONS } from './policy.js'
+import { AuthPolicy, DENIAL_REASONS, resolveAllowedActions } from './policy.js'
+import { ClusterFilters } from '../gateway/filters.js'
 import { KeyPatternMap, httpApiKeyFetcher, type FetchApiKey } from './keymap.js'
 import { SignatureVerifier } from './verify.js'
 import { TrustStore } from './chain.js'
@@ -33,6 +34,11 @@ export function createClusterPolicy(cluster: ClusterConfig, opts: PolicyFactoryO
     signingRequired: a.signingRequired,
     allowedActions: a.allowedActions,
     ...(opts.now ? { now: opts.now } : {}),
+    // issue #13: operator policy on top of Elasticsearch's checks (compiled once per config generation).
+    filters: a.filters !== undefined && a.filters.length > 0 ? new ClusterFilters(a.filters, a.jdk) : null,
+    keyActions: new Map(
+      a.apiKeys.flatMap((k) => (k.allowedActions === undefined || k.allowedActions === null ? [] : [[k.id, resolveAllowedActions(k.allowedActions)] as const])),
+    ),
   })
   m.addKnownActions(policy.allowedActions)
   m.initAuthFailureReasons(cluster.name, DENIAL_REASONS)

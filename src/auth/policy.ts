@@ -48,6 +48,7 @@ import { JavaRegexError } from './jregex.js'
 import type { KeyLookupResult, KeyPatternMap } from './keymap.js'
 import type { SignatureVerifier } from './verify.js'
 import { defaultAllowedActions } from './actions.js'
+import { ipOfPeer, type ClusterFilters, type CompiledFilterRule } from '../gateway/filters.js'
 
 export const CREDENTIALS_HEADER = '_cross_cluster_access_credentials'
 export const SUBJECT_INFO_HEADER = '_cross_cluster_access_subject_info'
@@ -86,12 +87,17 @@ export type DenialReason =
   | 'bad_signature'
   /** last resort: an unexpected exception while deciding (never thrown out of check(), see AuthPolicy.check) */
   | 'authentication_error'
+  /** clusters[].filters: no allow rule matched, or a deny rule did (403, connection closed; issue #13) */
+  | 'filtered'
+  /** the action is on the cluster-wide list but not on the key's or the filter rule's allowed_actions (issue #13) */
+  | 'identity_action_not_allowed'
 
 export const DENIAL_REASONS: readonly DenialReason[] = [
   'missing_credentials', 'invalid_credentials', 'malformed_signature', 'no_certificates', 'signature_required',
   'identity_mismatch', 'unsupported_pattern', 'unknown_api_key', 'wrong_key_type', 'key_lookup_failed',
   'action_not_allowed', 'header_not_allowed', 'missing_subject_info', 'no_signing_trust', 'untrusted_chain',
-  'expired_certificate', 'unsupported_algorithm', 'bad_signature', 'authentication_error',
+  'expired_certificate', 'unsupported_algorithm', 'bad_signature', 'authentication_error', 'filtered',
+  'identity_action_not_allowed',
 ]
 
 /**
@@ -139,6 +145,17 @@ export interface AuthPolicyOptions {
   /** 'default' or an explicit list; the entry `default` inside a list expands to the default allow-list. */
   readonly allowedActions: 'default' | readonly string[]
   readonly now?: () => number
+  /** clusters[].filters, compiled; absent/null = no filtering (issue #13). */
+  readonly filters?: ClusterFilters | null
+  /** Static keys' `allowed_actions` (resolved), by key id; a key not in the map has no extra restriction. */
+  readonly keyActions?: ReadonlyMap<string, ReadonlySet<string>>
+}
+
+/** The filter outcome of one connection for the credentials/signature strings it was decided for. */
+interface FilterMemo {
+  readonly credentials: string
+  readonly signature: string | undefined
+  readonly rule: CompiledFilterRule | null
 }
 
 export function resolveAllowedActions(spec: 'default' | readonly string[]): Set<string> {
@@ -156,6 +173,13 @@ export class AuthPolicy implements RequestPolicy {
   private readonly now: () => number
   private lastCredentials: string | null = null
   private lastParsed: CredentialsParseResult | null = null
+  /**
+   * Filter outcomes per connection (the relay passes the same ConnectionInfo object for its whole life; a closed
+   * connection's entry goes with it). The codec memoises identical variable headers, so the credentials and
+   * signature strings recur and the check per request is one WeakMap lookup and two string comparisons; the rules
+   * (and the DN regex) run once per distinct pair.
+   */
+  private readonly filterMemo = new WeakMap<ConnectionInfo, FilterMemo>()
 
   constructor(private readonly opts: AuthPolicyOptions) {
     this.allowedActions = resolveAllowedActions(opts.allowedActions)
@@ -177,7 +201,7 @@ export class AuthPolicy implements RequestPolicy {
     }
   }
 
-  private checkUnsafe(h: DecodedHeader, _conn: ConnectionInfo): PolicyDecision | Promise<PolicyDecision> {
+  private checkUnsafe(h: DecodedHeader, conn: ConnectionInfo): PolicyDecision | Promise<PolicyDecision> {
     const headers = h.variable?.requestHeaders ?? new Map<string, string>()
     const action = h.variable?.action ?? ''
     const audit: Record<string, string | null> = { action, api_key_id: null, leaf_dn: null }
@@ -227,13 +251,14 @@ export class AuthPolicy implements RequestPolicy {
 
     // 3. Key → certificate_identity.
     const looked = this.opts.keys.get(parsed.id)
-    if (looked instanceof Promise) return looked.then((r) => this.afterLookup(r, h, headers, action, signature, leafDn, audit))
-    return this.afterLookup(looked, h, headers, action, signature, leafDn, audit)
+    if (looked instanceof Promise) return looked.then((r) => this.afterLookup(r, h, conn, headers, action, signature, leafDn, audit))
+    return this.afterLookup(looked, h, conn, headers, action, signature, leafDn, audit)
   }
 
   private afterLookup(
     r: KeyLookupResult,
     h: DecodedHeader,
+    conn: ConnectionInfo,
     headers: ReadonlyMap<string, string>,
     action: string,
     signature: string | undefined,
@@ -298,8 +323,65 @@ export class AuthPolicy implements RequestPolicy {
     }
 
     // 6. Signature verification (whenever present, even without certificate_identity).
-    if (signature !== undefined && !verified) return this.verifySignature(headers, signature, audit, false)
+    if (signature !== undefined && !verified) {
+      const v = this.verifySignature(headers, signature, audit, false)
+      if (v !== null) return v
+    }
     void h
+    // 7. The gateway's own operator policy (issue #13), with the DN of a signature that has verified by now.
+    return this.operatorPolicy(conn, id, headers.get(CREDENTIALS_HEADER)!, signature, signature !== undefined ? leafDn : null, action, audit)
+  }
+
+  /**
+   * clusters[].filters, then the per-identity action lists (filter rule's and key's `allowed_actions`). Runs after
+   * everything Elasticsearch itself would check, so a request refused here is one Elasticsearch would have let in:
+   * a filter refusal is a 403 that closes the connection (like an authentication failure, the identity is not
+   * welcome at all); an action refusal is an IllegalArgumentException on a live connection, exactly like the
+   * cluster-wide action check (step 4).
+   */
+  private operatorPolicy(
+    conn: ConnectionInfo,
+    id: string,
+    credentials: string,
+    signature: string | undefined,
+    dn: string | null,
+    action: string,
+    audit: Record<string, string | null>,
+  ): PolicyDecision {
+    const filters = this.opts.filters ?? null
+    let rule: CompiledFilterRule | null = null
+    if (filters !== null) {
+      let memo = this.filterMemo.get(conn)
+      if (memo === undefined || memo.credentials !== credentials || memo.signature !== signature) {
+        memo = { credentials, signature, rule: filters.match(conn.clientIp ?? ipOfPeer(conn.remoteAddress), id, dn) }
+        this.filterMemo.set(conn, memo)
+      }
+      rule = memo.rule
+      if (rule === null || rule.action === 'deny') {
+        const ip = conn.clientIp ?? ipOfPeer(conn.remoteAddress)
+        const why = rule === null ? 'matches no allow rule of clusters[].filters' : `is denied by clusters[].filters[${rule.index}]`
+        return {
+          reason: 'filtered',
+          close: true,
+          exception: {
+            type: 'security',
+            status: 'FORBIDDEN',
+            message: `action [${action}] is not allowed through the gateway: the connection from [${ip}] with API key [${id}] and ${dn === null ? 'no verified signing certificate' : `signing certificate [${dn}]`} ${why} for cluster [${conn.cluster}]`,
+            cause: null,
+          },
+          audit: { ...audit, filter_rule: rule === null ? null : String(rule.index) },
+        }
+      }
+      if (rule.allowedActions !== null && !rule.allowedActions.has(action))
+        return illegalArgument(
+          'identity_action_not_allowed',
+          `action [${action}] is not allowed through the gateway for this identity (clusters[].filters[${rule.index}].allowed_actions)`,
+          { ...audit, filter_rule: String(rule.index) },
+        )
+    }
+    const keyActions = this.opts.keyActions?.get(id)
+    if (keyActions !== undefined && !keyActions.has(action))
+      return illegalArgument('identity_action_not_allowed', `action [${action}] is not allowed through the gateway for API key [${id}] (clusters[].api_keys[].allowed_actions)`, audit)
     return null
   }
 

@@ -221,13 +221,17 @@ function build(raw: ResolvedRaw, file: string): GatewayConfig {
       rest:
         rest === undefined
           ? null
-          : { nodes: rest.nodes.map(nodeConfig), tls: backendTls(`clusters[${i}].rest.tls`, rest.tls), connectTimeoutMs: rest.connect_timeout },
+          : {
+              nodes: rest.nodes.map(nodeConfig),
+              tls: backendTls(`clusters[${i}].rest.tls`, rest.tls),
+              connectTimeoutMs: rest.connect_timeout,
+            },
       auth: {
         enabled: c.authentication,
         signingCas: c.signing.certificate_authorities.map((p, j) => readCertificates(`clusters[${i}].signing.certificate_authorities[${j}]`, p)),
         signingRequired: c.signing.required,
         jdk: c.signing.jdk,
-        apiKeys: c.api_keys.map((key) => ({ id: key.id, certificateIdentity: key.certificate_identity ?? null })),
+        apiKeys: c.api_keys.map((key) => ({ id: key.id, certificateIdentity: key.certificate_identity ?? null, allowedActions: key.allowed_actions ?? null })),
         lookup:
           c.api_key_lookup === undefined
             ? null
@@ -249,7 +253,19 @@ function build(raw: ResolvedRaw, file: string): GatewayConfig {
                 verificationMode: c.api_key_lookup.verification_mode,
               },
         allowedActions: c.allowed_actions,
+        ...(c.filters !== undefined
+          ? {
+              filters: c.filters.map((r) => ({
+                action: r.action,
+                source: r.source === undefined ? null : Array.isArray(r.source) ? r.source : [r.source],
+                subject: r.subject ?? null,
+                apiKeyIds: r.api_key_id === undefined ? null : Array.isArray(r.api_key_id) ? r.api_key_id : [r.api_key_id],
+                allowedActions: r.allowed_actions ?? null,
+              })),
+            }
+          : {}),
       },
+      maxConnectionAgeMs: c.max_connection_age,
       maxConnections: c.max_connections ?? null,
       maxConnectionsPerApiKey: c.max_connections_per_api_key ?? null,
     }
@@ -322,6 +338,22 @@ function validateAuth(raw: ResolvedRaw, clusters: readonly ClusterConfig[]): voi
     })
     if (a.enabled && needsTrust && a.signingCas.length === 0)
       throw new ConfigError(`clusters[${i}].signing.certificate_authorities`, 'required when signing.required is true or an API key has a certificate_identity')
+    ;(a.filters ?? []).forEach((r, j) => {
+      const k = `clusters[${i}].filters[${j}]`
+      // With authentication off the gateway parses no credentials and verifies no signature: such a rule could
+      // never match, and silently refusing everything is worse than refusing the file.
+      if (!a.enabled && (r.subject !== null || r.apiKeyIds !== null))
+        throw new ConfigError(k, 'subject and api_key_id rules need authentication: true (only source rules work without it)')
+      if (r.subject === null) return
+      try {
+        compileJavaPattern(r.subject, { jdk: a.jdk })
+      } catch (e) {
+        if (!(e instanceof JavaRegexError)) throw e
+        const what = e.code === 'syntax' ? 'is not a valid Java regex' : 'cannot be evaluated exactly as Java does'
+        throw new ConfigError(`${k}.subject`, `${JSON.stringify(r.subject)} ${what}: ${e.construct} at index ${e.index}`)
+      }
+      if (a.signingCas.length === 0) throw new ConfigError(`clusters[${i}].signing.certificate_authorities`, `required when a filter rule has a subject (${k}.subject): the DN comes from a verified signature`)
+    })
   })
   void raw
 }

@@ -124,12 +124,39 @@ const signingSchema = z
   })
   .strict()
 
+// `default` (Elasticsearch's cross-cluster allow-list), or a list; the word `default` inside a list expands to it.
+const allowedActionsSchema = z.union([z.literal('default'), z.array(z.string().min(1)).min(1)])
+
 const apiKeySchema = z
   .object({
     id: z.string().min(1).refine((v) => !v.includes(':'), { message: 'an API key id cannot contain ":"' }),
     certificate_identity: z.string().nullable().optional(),
+    // Per-key action list on top of the cluster-wide allowed_actions (issue #13): a request must pass both.
+    allowed_actions: allowedActionsSchema.nullable().optional(),
   })
   .strict()
+
+/**
+ * One `clusters[].filters` rule (issue #13). All fields given must match (AND); rules are tried in order and the
+ * first match decides. The subject pattern is compiled (and refused when it cannot be evaluated exactly as Java
+ * does) in load.ts, where the cluster's signing.jdk is known.
+ */
+const filterRuleSchema = z
+  .object({
+    action: z.enum(['allow', 'deny']).default('allow'),
+    // A single value is a list of one (preprocessed rather than a union, so errors name the entry at fault).
+    source: z.preprocess((v) => (typeof v === 'string' ? [v] : v), z.array(cidr).min(1)).optional(),
+    subject: z.string().min(1).optional(),
+    api_key_id: z.preprocess((v) => (typeof v === 'string' ? [v] : v), z.array(z.string().min(1)).min(1)).optional(),
+    allowed_actions: allowedActionsSchema.optional(),
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    if (r.source === undefined && r.subject === undefined && r.api_key_id === undefined)
+      ctx.addIssue({ code: 'custom', message: 'a filter rule needs at least one of source, subject, api_key_id (use source: [0.0.0.0/0, "::/0"] to match everything)' })
+    if (r.action === 'deny' && r.allowed_actions !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['allowed_actions'], message: 'only allow rules can carry allowed_actions' })
+  })
 
 const apiKeyLookupSchema = z
   .object({
@@ -175,8 +202,12 @@ const clusterSchema = z
     signing: signingSchema.default({ certificate_authorities: [], required: false, jdk: 25 }),
     api_keys: z.array(apiKeySchema).default([]),
     api_key_lookup: apiKeyLookupSchema.optional(),
-    // `default` (Elasticsearch's cross-cluster allow-list), or a list; the word `default` inside a list expands to it.
-    allowed_actions: z.union([z.literal('default'), z.array(z.string().min(1)).min(1)]).default('default'),
+    allowed_actions: allowedActionsSchema.default('default'),
+    // Ordered allow/deny rules by client address, signing DN and API key id (issue #13); absent = no filtering.
+    filters: z.array(filterRuleSchema).min(1, 'at least one rule (or leave out filters)').optional(),
+    // Close connections older than this (±10 % jitter) at an idle frame boundary, so clients reconnect and
+    // rebalance over the nodes (issue #13). 0 = never (default).
+    max_connection_age: duration().default(0).refine((v) => v === 0 || v >= 1000, { message: 'must be 0 (off) or at least 1s' }),
     // false turns the whole request check off for this cluster (plain protocol-aware TCP proxying).
     authentication: z.boolean().default(true),
     // Per-cluster and per-API-key connection limits (absent = only the global limits.max_connections applies).

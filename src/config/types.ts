@@ -36,6 +36,27 @@ export interface StaticApiKey {
   readonly id: string
   /** A java.util.regex pattern the signing certificate's RFC 2253 subject must fully match; null = none. */
   readonly certificateIdentity: string | null
+  /**
+   * `api_keys[].allowed_actions`: what this key may do on top of the cluster-wide `allowed_actions` (a request must
+   * pass both); absent/null = no extra restriction.
+   */
+  readonly allowedActions?: 'default' | readonly string[] | null
+}
+
+/**
+ * One rule of `clusters[].filters` (issue #13): every field given must match (AND); the first rule that matches
+ * decides; with rules configured and none matching, the request is refused (403, connection closed).
+ */
+export interface FilterRuleConfig {
+  readonly action: 'allow' | 'deny'
+  /** Client address (after PROXY protocol) in one of these blocks; absent = any address. */
+  readonly source: readonly CidrRange[] | null
+  /** Java regex the verified signing certificate's RFC 2253 subject DN must FULLY match; absent = any (or none). */
+  readonly subject: string | null
+  /** The request's cross-cluster API key id is one of these; absent = any key. */
+  readonly apiKeyIds: readonly string[] | null
+  /** allow rules: actions permitted to requests this rule admits, on top of the cluster-wide list; null = no extra restriction. */
+  readonly allowedActions: 'default' | readonly string[] | null
 }
 
 export interface ApiKeyLookupConfig {
@@ -66,6 +87,8 @@ export interface ClusterAuthConfig {
   readonly lookup: ApiKeyLookupConfig | null
   /** 'default' or an explicit list (with `default` already expanded by the policy). */
   readonly allowedActions: 'default' | readonly string[]
+  /** `clusters[].filters`; absent or empty = no filtering. */
+  readonly filters?: readonly FilterRuleConfig[]
 }
 
 export interface ClusterConfig {
@@ -83,6 +106,11 @@ export interface ClusterConfig {
   readonly maxConnectionsPerApiKey?: number | null
   /** `clusters[].rest`; null/absent = not reachable over the REST listener. */
   readonly rest?: ClusterRestConfig | null
+  /**
+   * `clusters[].max_connection_age`: a connection older than this (±10 % jitter) is closed at its next idle frame
+   * boundary so that local clusters reconnect and rebalance; 0/absent = never.
+   */
+  readonly maxConnectionAgeMs?: number
 }
 
 /** `clusters[].rest`: where the REST listener sends this cluster's HTTP requests. */

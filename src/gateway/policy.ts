@@ -19,8 +19,14 @@ export interface Denial {
 
 export interface ConnectionInfo {
   readonly cluster: string
+  /** `ip:port` of the client as logged (the PROXY header's source when that is on). */
   readonly remoteAddress: string
   readonly servername: string | null
+  /**
+   * The client IP alone (the PROXY header's source when that is on), for `clusters[].filters`; absent = derived
+   * from remoteAddress.
+   */
+  readonly clientIp?: string
 }
 
 export type PolicyDecision = Denial | null

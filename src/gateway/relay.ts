@@ -97,7 +97,15 @@ export interface RelayContext {
   readonly firstRequestTimeoutMs?: number
   /** Deadline for a closing socket to flush (default DEFAULT_CLOSE_TIMEOUT_MS). */
   readonly closeTimeoutMs?: number
+  /** clusters[].max_connection_age: close at the first idle frame boundary after this (±AGE_JITTER); 0 = never. */
+  readonly maxConnectionAgeMs?: number
 }
+
+/**
+ * Spread of max_connection_age: ±10 %. A local node opens its proxy_socket_connections (18) sockets at about the
+ * same moment; without jitter they would all age out, and reconnect, in the same instant.
+ */
+export const AGE_JITTER = 0.1
 
 /** Counts connections per API key id; `tryAcquire` is false when the key is at its limit. */
 export interface ConnectionLimiter {
@@ -126,6 +134,7 @@ export type CloseReason =
   | 'client_error'
   | 'backend_error'
   | 'shutdown'
+  | 'max_connection_age'
   | 'internal_error'
   | `framing_error:${string}`
   | `backend_framing_error:${string}`
@@ -158,6 +167,9 @@ export class Relay {
   private splitWritten = 0
   private closed = false
   private draining = false
+  /** What a finished drain closes with: a graceful stop, or max_connection_age. */
+  private drainReason: CloseReason = 'shutdown'
+  private ageTimer: NodeJS.Timeout | null = null
   private readonly openedAt = performance.now()
   private bytesIn = 0
   private bytesOut = 0
@@ -226,11 +238,21 @@ export class Relay {
     )
     const deadline = this.ctx.firstRequestTimeoutMs ?? 0
     if (deadline > 0) this.firstRequestTimer = setTimeout(() => this.guard(() => this.onFirstRequestTimeout(deadline)), deadline)
+    const age = this.ctx.maxConnectionAgeMs ?? 0
+    if (age > 0) {
+      this.ageTimer = setTimeout(() => this.guard(() => this.ageOut(age)), age * (1 - AGE_JITTER + Math.random() * 2 * AGE_JITTER))
+      // Never what keeps a stopping process alive.
+      this.ageTimer.unref()
+    }
     let acquired: { socket: Socket; node: NodeState }
     try {
       acquired = await this.ctx.pool.acquire()
     } catch (e) {
-      this.ctx.log.warn({ cluster: this.info.cluster, client: this.info.remoteAddress, err: (e as Error).message }, 'no backend node available; closing client connection')
+      this.ctx.metrics.backendUnavailable.labels(this.info.cluster, 'connect_failed').inc()
+      this.ctx.log.warn(
+        { event: 'backend_unavailable', reason: 'connect_failed', cluster: this.info.cluster, client: this.info.remoteAddress, err: (e as Error).message },
+        'no backend node available; closing client connection',
+      )
       this.close('backend_unavailable')
       return
     }
@@ -714,6 +736,7 @@ export class Relay {
   /** Graceful stop: close as soon as no request is in flight and both streams are at a frame boundary. */
   drain(): void {
     this.draining = true
+    this.drainReason = 'shutdown'
     this.ctx.log.debug({ cluster: this.info.cluster, client: this.info.remoteAddress, in_flight: this.inFlight.size }, 'draining connection')
     this.maybeFinishDrain()
   }
@@ -721,7 +744,22 @@ export class Relay {
   private maybeFinishDrain(): void {
     if (this.closed || this.inFlight.size > 0) return
     if (!this.atBackendFrameBoundary() || this.clientDecoder.bufferedBytes > 0 || this.skipBody) return
-    this.close('shutdown')
+    this.close(this.drainReason)
+  }
+
+  /**
+   * max_connection_age reached: close the way a graceful stop does (drain(): no request in flight, both streams at
+   * a frame boundary), so no request is cut. Elasticsearch reopens a closed proxy-mode socket
+   * (ProxyConnectionStrategy keeps proxy_socket_connections open), and the new one is balanced over the nodes as
+   * they are now. A connection that is never idle is not cut.
+   */
+  private ageOut(ms: number): void {
+    this.ageTimer = null
+    if (this.closed || this.draining) return
+    this.draining = true
+    this.drainReason = 'max_connection_age'
+    this.ctx.log.debug({ cluster: this.info.cluster, client: this.info.remoteAddress, in_flight: this.inFlight.size, max_connection_age_ms: ms }, 'connection reached max_connection_age; closing at the next idle frame boundary')
+    this.maybeFinishDrain()
   }
 
   close(reason: CloseReason): void {
@@ -730,6 +768,8 @@ export class Relay {
     this.closeReason = reason
     if (this.firstRequestTimer !== null) clearTimeout(this.firstRequestTimer)
     if (this.closingTimer !== null) clearTimeout(this.closingTimer)
+    if (this.ageTimer !== null) clearTimeout(this.ageTimer)
+    if (reason === 'max_connection_age') this.ctx.metrics.connectionsAgedOut.labels(this.info.cluster).inc()
     const timeout = this.ctx.closeTimeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS
     const onTimeout = (): void => {
       this.ctx.metrics.limitHits.labels('close_timeout').inc()

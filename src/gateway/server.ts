@@ -31,6 +31,7 @@ import { allowAll, type ConnectionInfo, type PolicyDecision, type RequestPolicy 
 import { readProxyHeader, type ProxyReadOutcome } from './proxy-protocol.js'
 import { ReloadError } from './reload.js'
 import type { DecodedHeader } from '../codec/decoder.js'
+import { ClusterFilters } from './filters.js'
 
 export interface ClusterRuntime {
   readonly cfg: ClusterConfig
@@ -133,6 +134,8 @@ interface ClusterState {
 /** The pool of a runtime together with the fingerprint of the settings it was built from. */
 interface Runtime extends ClusterRuntime {
   readonly poolFingerprint: string
+  /** clusters[].filters for the decision at TLS accept (address-only rules); null = none. */
+  readonly filters: ClusterFilters | null
 }
 
 /** A socket between accept and the end of its TLS handshake. */
@@ -143,6 +146,8 @@ interface PendingConnection {
   phase: 'proxy' | 'tls'
   /** The client as logged: the socket's peer, or the source of a PROXY header. */
   client: string
+  /** The client IP alone (for clusters[].filters). */
+  ip: string
   /** The load balancer's address when a PROXY header named the client. */
   proxiedBy: string | null
 }
@@ -290,7 +295,58 @@ export class TransportServer {
   }
 
   private runtime(c: ClusterConfig, pool: BackendPool, state: ClusterState): Runtime {
-    return { cfg: c, pool, metrics: this.metrics.forCluster(c.name), policy: state.policy, poolFingerprint: poolFingerprint(c) }
+    const rules = c.auth.filters ?? []
+    // load.ts has compiled every subject already, so this cannot throw for a loaded config.
+    const filters = rules.length > 0 ? new ClusterFilters(rules, c.auth.jdk) : null
+    // With authentication off no policy initialises the series; filtered connections are still counted there.
+    if (filters !== null) this.metrics.initAuthFailureReasons(c.name, ['filtered'])
+    return { cfg: c, pool, metrics: this.metrics.forCluster(c.name), policy: state.policy, poolFingerprint: poolFingerprint(c), filters }
+  }
+
+  /**
+   * clusters[].filters at TLS accept: when the address alone decides (every rule before the first one the address
+   * matches, and that one, look at the source only), a refused connection is closed here, before a backend
+   * connection is made for it. There is no request to answer yet, so no error frame: the client sees the TLS
+   * connection close. Otherwise the policy decides at the first request (403 error frame).
+   */
+  private refusedByFilters(s: TLSSocket, cluster: Runtime, remote: string, ip: string, servername: string | null): boolean {
+    const f = cluster.filters
+    if (f === null) return false
+    const d = f.decideByAddress(ip)
+    if (d === null || (d !== 'none' && d.action === 'allow')) return false
+    this.metrics.authFailures.labels(cluster.cfg.name, 'filtered').inc()
+    this.log.warn(
+      { event: 'denied', reason: 'filtered', stage: 'accept', cluster: cluster.cfg.name, client: remote, sni: servername, filter_rule: d === 'none' ? null : d.index, close: true },
+      d === 'none' ? 'connection refused: the client address matches no allow rule of clusters[].filters' : `connection refused by clusters[].filters[${d.index}]`,
+    )
+    s.destroy()
+    return true
+  }
+
+  /**
+   * Fast failure for a black-holed cluster (issue #13): when the health checks have every node down, waiting in
+   * BackendPool.acquire() for connect timeouts (connect_timeout per node, 10 s each by default) would outlast the
+   * client's own connect timeout (Elasticsearch's transport.connect_timeout, 30 s), so the client would learn
+   * nothing but a timeout. The connection is closed right after TLS instead, with a log line and a metric saying
+   * why. Only with health checks on: they are what brings a node back; without them a connect attempt is the only
+   * test, so acquire() still tries.
+   */
+  private refusedUnhealthy(s: TLSSocket, cluster: Runtime, remote: string, servername: string | null): boolean {
+    if (!cluster.cfg.healthCheck.enabled || cluster.pool.healthyCount > 0) return false
+    this.metrics.backendUnavailable.labels(cluster.cfg.name, 'no_healthy_node').inc()
+    this.log.warn(
+      {
+        event: 'backend_unavailable',
+        reason: 'no_healthy_node',
+        cluster: cluster.cfg.name,
+        client: remote,
+        sni: servername,
+        nodes: cluster.pool.nodes.map((n) => ({ node: n.cfg.id, err: n.lastError })),
+      },
+      `connection closed: cluster ${cluster.cfg.name} has no healthy backend node (every health check failed)`,
+    )
+    s.destroy()
+    return true
   }
 
   // ---- accept, PROXY header, deadline ------------------------------------------------------------------------
@@ -299,7 +355,7 @@ export class TransportServer {
     const peer = formatPeer(raw.remoteAddress, raw.remotePort)
     const proxy = this.cfg.proxyProtocol?.enabled === true
     const timer = setTimeout(() => this.onDeadline(raw), this.cfg.limits.handshakeTimeoutMs)
-    this.pending.set(raw, { t0: performance.now(), timer, phase: proxy ? 'proxy' : 'tls', client: peer, proxiedBy: null })
+    this.pending.set(raw, { t0: performance.now(), timer, phase: proxy ? 'proxy' : 'tls', client: peer, ip: raw.remoteAddress ?? '?', proxiedBy: null })
     raw.once('close', () => this.clearPending(raw))
     if (!proxy) {
       if (!this.admitAddress(raw, raw.remoteAddress ?? '?')) return
@@ -323,6 +379,7 @@ export class TransportServer {
         const src = o.header.source
         if (src !== null) {
           p.client = formatPeer(src.address, src.port)
+          p.ip = src.address
           p.proxiedBy = peer
         }
         p.phase = 'tls'
@@ -447,6 +504,9 @@ export class TransportServer {
       s.destroy()
       return
     }
+    const ip = p?.ip ?? s.remoteAddress ?? '?'
+    if (this.refusedByFilters(s, cluster, remote, ip, servername)) return
+    if (this.refusedUnhealthy(s, cluster, remote, servername)) return
     const state = this.states.get(cluster.cfg.name)!
     // clusters[].max_connections is applied by the relay at the first allowed request (ClusterSlots).
     tuneSocket(s)
@@ -467,8 +527,9 @@ export class TransportServer {
         clusterLimiter: state.slots,
         firstRequestTimeoutMs: this.cfg.limits.firstRequestTimeoutMs ?? 0,
         ...(this.cfg.limits.closeTimeoutMs !== undefined ? { closeTimeoutMs: this.cfg.limits.closeTimeoutMs } : {}),
+        maxConnectionAgeMs: cluster.cfg.maxConnectionAgeMs ?? 0,
       },
-      { cluster: cluster.cfg.name, remoteAddress: remote, servername },
+      { cluster: cluster.cfg.name, remoteAddress: remote, servername, clientIp: ip },
       (r) => {
         this.relays.delete(r)
         state.active--
@@ -531,6 +592,7 @@ export class TransportServer {
         if (policy !== null) what.push('auth')
         if (fingerprint([old.cfg.serverNames, old.cfg.isDefault]) !== fingerprint([c.serverNames, c.isDefault])) what.push('routing')
         if (old.cfg.maxConnections !== c.maxConnections || old.cfg.maxConnectionsPerApiKey !== c.maxConnectionsPerApiKey) what.push('limits')
+        if ((old.cfg.maxConnectionAgeMs ?? 0) !== (c.maxConnectionAgeMs ?? 0)) what.push('max_connection_age')
         if (what.length > 0) changes.push(`clusters.${c.name}: ${what.join(', ')}`)
       }
       return { cfg: c, poolFingerprint: poolFp, policyFingerprint: policyFp, pool: old !== undefined && old.poolFingerprint === poolFp ? old.pool : null, policy }

@@ -38,6 +38,8 @@ const EXPECTED: Record<string, { type: Kind; labels: string[] }> = {
   rcgw_api_key_lookup_failures_total: { type: 'counter', labels: [] },
   rcgw_frame_errors_total: { type: 'counter', labels: ['reason'] },
   rcgw_internal_errors_total: { type: 'counter', labels: [] },
+  rcgw_backend_unavailable_total: { type: 'counter', labels: ['cluster', 'reason'] },
+  rcgw_connections_aged_out_total: { type: 'counter', labels: ['cluster'] },
   rcgw_connection_duration_seconds: { type: 'histogram', labels: [] },
   rcgw_connections_rejected_total: { type: 'counter', labels: ['reason'] },
   rcgw_build_info: { type: 'gauge', labels: ['version', 'node_version'] },

@@ -134,3 +134,33 @@ t.test('api_key_lookup.max_unknown_lookups_per_second (issue #11 finding 10)', a
   expectConfigError(t, dir, lookup(', max_unknown_lookups_per_second: 0'), 'clusters[0].api_key_lookup.max_unknown_lookups_per_second', /greater than 0|positive|too small/i)
   expectConfigError(t, dir, lookup(', max_unknown_lookups_per_second: lots'), 'clusters[0].api_key_lookup.max_unknown_lookups_per_second', /number/i)
 })
+
+t.test('issue #13 keys: filters, per-key allowed_actions, max_connection_age', async (t) => {
+  const dir = setup(t)
+  const ok = loadConfigText(
+    base +
+      '    max_connection_age: 1h\n' +
+      '    api_keys: [{ id: k1, allowed_actions: [indices:data/read/search] }]\n' +
+      '    filters:\n      - { action: deny, source: 10.1.0.0/16 }\n      - { source: [10.0.0.0/8], api_key_id: k1, allowed_actions: [default] }\n' +
+      '',
+    join(dir, 'gateway.yml'),
+    { env: {} },
+  )
+  const c = ok.clusters[0]!
+  t.equal(c.maxConnectionAgeMs, 3_600_000)
+  t.same(c.auth.apiKeys[0]?.allowedActions, ['indices:data/read/search'])
+  t.equal(c.auth.filters?.length, 2)
+  t.same(c.auth.filters?.[0]?.source?.map((s) => s.text), ['10.1.0.0/16'], 'a single source is a list of one')
+  t.same(c.auth.filters?.[1]?.apiKeyIds, ['k1'])
+  t.equal(loadConfigText(base, join(dir, 'gateway.yml'), { env: {} }).clusters[0]!.maxConnectionAgeMs, 0, 'max_connection_age off by default')
+
+  expectConfigError(t, dir, base + '    filters: [{ action: allow }]\n', 'clusters[0].filters[0]', /at least one of source, subject, api_key_id/)
+  expectConfigError(t, dir, base + '    filters: [{ source: 10.0.0.0/33 }]\n', 'clusters[0].filters[0].source[0]', /invalid address or CIDR/)
+  expectConfigError(t, dir, base + '    filters: [{ action: deny, source: 10.0.0.0/8, allowed_actions: [x] }]\n', 'clusters[0].filters[0].allowed_actions', /only allow rules/)
+  expectConfigError(t, dir, base + '    filters: [{ subject: "CN=(?<n>a)\\\\k<m>" }]\n', 'clusters[0].filters[0].subject', /not a valid Java regex|cannot be evaluated/)
+  expectConfigError(t, dir, base + '    filters: [{ subject: "CN=a" }]\n', 'clusters[0].signing.certificate_authorities', /filter rule has a subject/)
+  expectConfigError(t, dir, base + '    authentication: false\n    filters: [{ api_key_id: k1 }]\n', 'clusters[0].filters[0]', /need authentication: true/)
+  expectConfigError(t, dir, base + '    filters: []\n', 'clusters[0].filters', /at least one rule/)
+  expectConfigError(t, dir, base + '    max_connection_age: 10ms\n', 'clusters[0].max_connection_age', /at least 1s/)
+  expectConfigError(t, dir, base + '    api_keys: [{ id: k1, allowed_actions: [] }]\n', 'clusters[0].api_keys[0].allowed_actions', /./)
+})
