@@ -81,3 +81,14 @@ export function defaultAllowedActions(): Set<string> {
   }
   return s
 }
+
+/** `'default'` or a list in which the entry `default` expands to the default allow-list. */
+export function resolveAllowedActions(spec: 'default' | readonly string[]): Set<string> {
+  if (spec === 'default') return defaultAllowedActions()
+  const out = new Set<string>()
+  for (const a of spec) {
+    if (a === 'default') for (const d of defaultAllowedActions()) out.add(d)
+    else out.add(a)
+  }
+  return out
+}

@@ -47,8 +47,8 @@ import { parseCredentialsHeader, type CredentialsParseResult } from './credentia
 import { JavaRegexError } from './jregex.js'
 import type { KeyLookupResult, KeyPatternMap } from './keymap.js'
 import type { SignatureVerifier } from './verify.js'
-import { defaultAllowedActions } from './actions.js'
-import { ipOfPeer, type ClusterFilters, type CompiledFilterRule } from '../gateway/filters.js'
+import { resolveAllowedActions } from './actions.js'
+import { ipOfPeer, type ClusterFilters, type CompiledFilterRule } from './filters.js'
 
 export const CREDENTIALS_HEADER = '_cross_cluster_access_credentials'
 export const SUBJECT_INFO_HEADER = '_cross_cluster_access_subject_info'
@@ -158,15 +158,7 @@ interface FilterMemo {
   readonly rule: CompiledFilterRule | null
 }
 
-export function resolveAllowedActions(spec: 'default' | readonly string[]): Set<string> {
-  if (spec === 'default') return defaultAllowedActions()
-  const out = new Set<string>()
-  for (const a of spec) {
-    if (a === 'default') for (const d of defaultAllowedActions()) out.add(d)
-    else out.add(a)
-  }
-  return out
-}
+export { resolveAllowedActions }
 
 export class AuthPolicy implements RequestPolicy {
   readonly allowedActions: Set<string>

@@ -31,7 +31,7 @@ import { allowAll, type ConnectionInfo, type PolicyDecision, type RequestPolicy 
 import { readProxyHeader, type ProxyReadOutcome } from './proxy-protocol.js'
 import { ReloadError } from './reload.js'
 import type { DecodedHeader } from '../codec/decoder.js'
-import { ClusterFilters } from './filters.js'
+import { ClusterFilters } from '../auth/filters.js'
 
 export interface ClusterRuntime {
   readonly cfg: ClusterConfig

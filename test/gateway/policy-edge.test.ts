@@ -14,7 +14,7 @@ import { TransportError } from '../emulator/client.js'
 import { issueCa, issueLeaf, keyPair, type Issued } from '../auth/helpers/certs.js'
 import { encodeSignatureHeader, signablePayload } from '../../src/auth/signature.js'
 import { tempDir } from '../helpers/tmp.js'
-import { ClusterFilters, ipOfPeer, normaliseIp } from '../../src/gateway/filters.js'
+import { ClusterFilters, ipOfPeer, normaliseIp } from '../../src/auth/filters.js'
 
 const SEARCH = 'indices:data/read/search'
 const QUERY = 'indices:data/read/search[phase/query]'

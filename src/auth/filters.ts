@@ -15,8 +15,8 @@
  */
 import { BlockList, isIP } from 'node:net'
 import type { FilterRuleConfig } from '../config/types.js'
-import { compileJavaPattern, type CompiledJavaPattern } from '../auth/jregex.js'
-import { resolveAllowedActions } from '../auth/policy.js'
+import { compileJavaPattern, type CompiledJavaPattern } from './jregex.js'
+import { resolveAllowedActions } from './actions.js'
 
 /** Longest DN handed to a subject pattern (as MAX_DN_LENGTH in src/auth/policy.ts): longer never matches. */
 const MAX_DN = 8192
