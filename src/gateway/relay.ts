@@ -244,6 +244,27 @@ export class Relay {
       // Never what keeps a stopping process alive.
       this.ageTimer.unref()
     }
+    // Fast failure for a black-holed cluster (issue #13): when the health checks have every node down, waiting in
+    // acquire() for connect timeouts (connect_timeout per node, 10 s each by default) would outlast the client's own
+    // connect timeout (Elasticsearch's transport.connect_timeout, 30 s), so the client would learn nothing but a
+    // timeout. The connection is closed right after TLS instead, as a routed connection (opened/closed log lines,
+    // duration) with a log line and a metric saying why.
+    if (this.ctx.pool.blackHoled) {
+      this.ctx.metrics.backendUnavailable.labels(this.info.cluster, 'no_healthy_node').inc()
+      this.ctx.log.warn(
+        {
+          event: 'backend_unavailable',
+          reason: 'no_healthy_node',
+          cluster: this.info.cluster,
+          client: this.info.remoteAddress,
+          sni: this.info.servername,
+          nodes: this.ctx.pool.nodes.map((n) => ({ node: n.cfg.id, err: n.lastError })),
+        },
+        `connection closed: cluster ${this.info.cluster} has no healthy backend node (every health check failed)`,
+      )
+      this.close('backend_unavailable')
+      return
+    }
     let acquired: { socket: Socket; node: NodeState }
     try {
       acquired = await this.ctx.pool.acquire()

@@ -323,32 +323,6 @@ export class TransportServer {
     return true
   }
 
-  /**
-   * Fast failure for a black-holed cluster (issue #13): when the health checks have every node down, waiting in
-   * BackendPool.acquire() for connect timeouts (connect_timeout per node, 10 s each by default) would outlast the
-   * client's own connect timeout (Elasticsearch's transport.connect_timeout, 30 s), so the client would learn
-   * nothing but a timeout. The connection is closed right after TLS instead, with a log line and a metric saying
-   * why. Only with health checks on: they are what brings a node back; without them a connect attempt is the only
-   * test, so acquire() still tries.
-   */
-  private refusedUnhealthy(s: TLSSocket, cluster: Runtime, remote: string, servername: string | null): boolean {
-    if (!cluster.cfg.healthCheck.enabled || cluster.pool.healthyCount > 0) return false
-    this.metrics.backendUnavailable.labels(cluster.cfg.name, 'no_healthy_node').inc()
-    this.log.warn(
-      {
-        event: 'backend_unavailable',
-        reason: 'no_healthy_node',
-        cluster: cluster.cfg.name,
-        client: remote,
-        sni: servername,
-        nodes: cluster.pool.nodes.map((n) => ({ node: n.cfg.id, err: n.lastError })),
-      },
-      `connection closed: cluster ${cluster.cfg.name} has no healthy backend node (every health check failed)`,
-    )
-    s.destroy()
-    return true
-  }
-
   // ---- accept, PROXY header, deadline ------------------------------------------------------------------------
 
   private onAccept(raw: Socket): void {
@@ -506,7 +480,6 @@ export class TransportServer {
     }
     const ip = p?.ip ?? s.remoteAddress ?? '?'
     if (this.refusedByFilters(s, cluster, remote, ip, servername)) return
-    if (this.refusedUnhealthy(s, cluster, remote, servername)) return
     const state = this.states.get(cluster.cfg.name)!
     // clusters[].max_connections is applied by the relay at the first allowed request (ClusterSlots).
     tuneSocket(s)

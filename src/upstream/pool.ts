@@ -52,6 +52,14 @@ export class BackendPool {
     return c
   }
 
+  /**
+   * True when health checks are on and have every node down: acquire() would only wait for connect timeouts, so a
+   * client is better told at once (issue #13). Without health checks a connect attempt is the only test, so never.
+   */
+  get blackHoled(): boolean {
+    return this.cluster.healthCheck.enabled && this.healthyCount === 0
+  }
+
   /** Candidate order: healthy before unhealthy, then fewest active connections, then config order. */
   private candidates(): NodeState[] {
     return this.nodes
