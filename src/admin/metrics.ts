@@ -82,9 +82,24 @@ export type RestUpstreamErrorReason = (typeof REST_UPSTREAM_ERROR_REASONS)[numbe
  * Requests the REST listener answered itself without reaching a cluster: `misdirected` (421, no cluster for the
  * SNI/Host), `bad_request` (unparseable HTTP), `headers_too_large` (431), `request_timeout` (408, headers_timeout or
  * request_timeout expired), `tls` (the client's TLS handshake failed), `max_connections` (a connection beyond
- * limits.max_connections on this listener, closed at accept).
+ * limits.max_connections on this listener, closed at accept); and, as on the transport listener (issue #13),
+ * `client_ip_max_connections` (limits.max_connections_per_client_ip, closed at accept), `cluster_max_connections`
+ * (503: clusters[].max_connections REST connections of that cluster are open), `proxy_untrusted` / `proxy_malformed`
+ * / `proxy_missing` (rest.proxy_protocol).
  */
-export const REST_REJECT_REASONS = ['misdirected', 'bad_request', 'headers_too_large', 'request_timeout', 'tls', 'max_connections'] as const
+export const REST_REJECT_REASONS = [
+  'misdirected',
+  'bad_request',
+  'headers_too_large',
+  'request_timeout',
+  'tls',
+  'max_connections',
+  'client_ip_max_connections',
+  'cluster_max_connections',
+  'proxy_untrusted',
+  'proxy_malformed',
+  'proxy_missing',
+] as const
 export type RestRejectReason = (typeof REST_REJECT_REASONS)[number]
 /** `cluster` label of REST requests that matched no cluster (cluster names start with a letter or digit). */
 export const REST_UNROUTED = '_unrouted'

@@ -110,7 +110,7 @@ export function summarize(cfg: GatewayConfig): string {
   const rest = cfg.rest
   lines.push(
     rest?.enabled === true
-      ? `rest: ${rest.host}:${rest.port} (HTTPS, headers_timeout ${formatDuration(rest.headersTimeoutMs)}, request_timeout ${rest.requestTimeoutMs > 0 ? formatDuration(rest.requestTimeoutMs) : 'none'}, keep_alive_timeout ${formatDuration(rest.keepAliveTimeoutMs)})`
+      ? `rest: ${rest.host}:${rest.port} (HTTPS, headers_timeout ${formatDuration(rest.headersTimeoutMs)}, request_timeout ${rest.requestTimeoutMs > 0 ? formatDuration(rest.requestTimeoutMs) : 'none'}, keep_alive_timeout ${formatDuration(rest.keepAliveTimeoutMs)}${rest.proxyProtocol.enabled ? `, PROXY protocol from ${rest.proxyProtocol.trusted.map((r) => r.text).join(', ')}` : ''})`
       : 'rest: disabled',
   )
   lines.push(

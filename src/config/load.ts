@@ -285,6 +285,7 @@ function build(raw: ResolvedRaw, file: string): GatewayConfig {
       headersTimeoutMs: raw.rest.headers_timeout,
       requestTimeoutMs: raw.rest.request_timeout,
       keepAliveTimeoutMs: raw.rest.keep_alive_timeout,
+      proxyProtocol: { enabled: raw.rest.proxy_protocol, trusted: raw.rest.proxy_protocol_trusted },
     },
     tls: {
       certificatePath: raw.tls.certificate,

@@ -301,9 +301,12 @@ export const configSchema = z
         request_timeout: duration().default(300_000),
         // How long an idle client keep-alive connection is kept between requests.
         keep_alive_timeout: duration({ min: 1 }).default(60_000),
+        // PROXY protocol v1/v2 on this listener too (as listen.proxy_protocol*): only the trusted peers may send it.
+        proxy_protocol: z.boolean().default(false),
+        proxy_protocol_trusted: z.array(cidr).default([]),
       })
       .strict()
-      .default({ enabled: false, host: '0.0.0.0', port: 9243, headers_timeout: 30_000, request_timeout: 300_000, keep_alive_timeout: 60_000 }),
+      .default({ enabled: false, host: '0.0.0.0', port: 9243, headers_timeout: 30_000, request_timeout: 300_000, keep_alive_timeout: 60_000, proxy_protocol: false, proxy_protocol_trusted: [] }),
     // Transport worker processes (node:cluster): a number, or `auto` for os.availableParallelism(). 1 = one process.
     workers: z.union([z.literal('auto'), z.number().int().min(1).max(1024)]).default(1),
     clusters: z.array(clusterSchema).min(1, 'at least one cluster is required'),
@@ -328,6 +331,12 @@ export const configSchema = z
       ctx.addIssue({
         code: 'custom',
         path: ['listen', 'proxy_protocol_trusted'],
+        message: 'required when proxy_protocol is true: the addresses of the load balancers that send the PROXY header',
+      })
+    if (cfg.rest.proxy_protocol && cfg.rest.proxy_protocol_trusted.length === 0)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['rest', 'proxy_protocol_trusted'],
         message: 'required when proxy_protocol is true: the addresses of the load balancers that send the PROXY header',
       })
     if (defaults > 1) ctx.addIssue({ code: 'custom', path: ['clusters'], message: 'at most one cluster may have default: true' })

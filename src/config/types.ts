@@ -130,6 +130,8 @@ export interface RestListenerConfig {
   /** 0 = no limit on receiving a whole request. */
   readonly requestTimeoutMs: number
   readonly keepAliveTimeoutMs: number
+  /** PROXY protocol on the REST listener (`rest.proxy_protocol*`), as on the transport listener. */
+  readonly proxyProtocol: ProxyProtocolConfig
 }
 
 /** One entry of `listen.proxy_protocol_trusted`: an address or CIDR block. */
@@ -142,7 +144,7 @@ export interface CidrRange {
   readonly text: string
 }
 
-/** PROXY protocol (v1 and v2) on the transport listener (`listen.proxy_protocol*` in the file). */
+/** PROXY protocol (v1 and v2) on a listener (`listen.proxy_protocol*` / `rest.proxy_protocol*` in the file). */
 export interface ProxyProtocolConfig {
   readonly enabled: boolean
   /** Peers allowed to send a PROXY header (the load balancers). Everyone else is refused while enabled. */

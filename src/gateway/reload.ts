@@ -47,9 +47,16 @@ export function immovableChange(current: GatewayConfig, next: GatewayConfig): Re
     return new ReloadError('admin.host', `${restart} (running on ${current.admin.host}, the file says ${next.admin.host})`)
   if (next.admin.enabled && next.admin.port !== current.admin.port)
     return new ReloadError('admin.port', `${restart} (running on ${current.admin.port}, the file says ${next.admin.port})`)
-  // The REST listener's own settings (address and timeouts) are read at start; its clusters' nodes and TLS reload.
-  const restNow = JSON.stringify(current.rest ?? null)
-  const restNext = JSON.stringify(next.rest ?? null)
+  // The REST listener's own settings (address and timeouts) are read at start; its clusters' nodes and TLS reload,
+  // and so does its PROXY protocol setting (as listen.proxy_protocol* does on the transport listener).
+  const restOwn = (r: GatewayConfig['rest']): string => {
+    if (r === undefined) return 'null'
+    const { proxyProtocol: _pp, ...own } = r
+    void _pp
+    return JSON.stringify(own)
+  }
+  const restNow = restOwn(current.rest)
+  const restNext = restOwn(next.rest)
   if (restNow !== restNext) {
     const a = (current.rest ?? {}) as Record<string, unknown>
     const b = (next.rest ?? {}) as Record<string, unknown>

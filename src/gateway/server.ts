@@ -16,10 +16,10 @@
  * for new connections; see reload.ts for what changes where.
  */
 import { createServer as createTlsServer, createSecureContext, type Server as TlsServer, type TLSSocket } from 'node:tls'
-import { createServer as createNetServer, BlockList, type Server as NetServer, type Socket, type AddressInfo } from 'node:net'
+import { createServer as createNetServer, type BlockList, type Server as NetServer, type Socket, type AddressInfo } from 'node:net'
 import { createHash } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
-import type { GatewayConfig, ClusterConfig, ProxyProtocolConfig } from '../config/types.js'
+import type { GatewayConfig, ClusterConfig } from '../config/types.js'
 import { serverTlsOptions } from '../tls/options.js'
 import type { ClusterMetrics, ConnectionRejectReason, GatewayMetrics, TlsFailureReason } from '../admin/metrics.js'
 import type { Logger } from '../log.js'
@@ -29,6 +29,7 @@ import { Relay, type ConnectionLimiter, type SlotLimiter } from './relay.js'
 import { SniRouter } from './router.js'
 import { allowAll, type ConnectionInfo, type PolicyDecision, type RequestPolicy } from './policy.js'
 import { readProxyHeader, type ProxyReadOutcome } from './proxy-protocol.js'
+import { AddressCounter, trustList } from '../tls/admission.js'
 import { ReloadError } from './reload.js'
 import type { DecodedHeader } from '../codec/decoder.js'
 import { ClusterFilters } from '../auth/filters.js'
@@ -99,25 +100,6 @@ export class ClusterSlots implements SlotLimiter {
   }
 }
 
-/** Open connections per client address (limits.max_connections_per_client_ip), from accept to close. */
-class AddressCounter {
-  private readonly counts = new Map<string, number>()
-
-  tryAcquire(address: string, limit: number): boolean {
-    const n = this.counts.get(address) ?? 0
-    if (n >= limit) return false
-    this.counts.set(address, n + 1)
-    return true
-  }
-
-  release(address: string): void {
-    const n = this.counts.get(address)
-    if (n === undefined) return
-    if (n <= 1) this.counts.delete(address)
-    else this.counts.set(address, n - 1)
-  }
-}
-
 /**
  * What belongs to a cluster NAME rather than to one config generation: the connection counts (established
  * connections stay counted across reloads), the per-key limiter and the policy handle relays hold.
@@ -183,12 +165,6 @@ function tlsFingerprint(cfg: GatewayConfig): string {
 
 function formatPeer(address: string | undefined, port: number | undefined): string {
   return `${address ?? '?'}:${port ?? '?'}`
-}
-
-function trustList(pp: ProxyProtocolConfig | undefined): BlockList {
-  const list = new BlockList()
-  for (const r of pp?.trusted ?? []) list.addSubnet(r.address, r.prefix, r.family)
-  return list
 }
 
 function parentOf(s: TLSSocket): Socket | undefined {

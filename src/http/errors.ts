@@ -24,6 +24,7 @@ export type RestErrorType =
   | 'bad_request_exception'
   | 'request_timeout_exception'
   | 'request_header_fields_too_large_exception'
+  | 'too_many_connections_exception'
 
 export function esErrorBody(status: number, type: RestErrorType, reason: string): string {
   const cause = { type, reason }

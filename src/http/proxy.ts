@@ -46,6 +46,12 @@ export interface Exchange {
   attempts: number
   /** The client's X-Forwarded-For, restored before each attempt (http-proxy appends to it every time). */
   readonly xff: string | string[] | undefined
+  /**
+   * The client address a PROXY header named (rest.proxy_protocol), or null: then it, not the load balancer the TCP
+   * connection came from, is the entry appended to X-Forwarded-For, as HAProxy's `option forwardfor` does behind
+   * `accept-proxy`.
+   */
+  readonly proxiedFor: string | null
   /** Set when an upstream failure cut a response that had already started. */
   cutByUpstream: boolean
 }
@@ -94,6 +100,17 @@ export class RestProxy {
     const i = passes?.findIndex((p) => p.name === 'deleteLength') ?? -1
     if (passes === undefined || i < 0) throw new Error('http-proxy-3: the deleteLength pass was not found; check the REST proxy against this version')
     passes.splice(i, 1)
+    const x = passes.findIndex((p) => p.name === 'XHeaders')
+    if (x < 0) throw new Error('http-proxy-3: the XHeaders pass was not found; check the REST proxy against this version')
+    // Runs right after XHeaders appended the TCP peer: replaces that last entry by the PROXY source, if any.
+    const proxiedFor = (req: IncomingMessage): void => {
+      const ex = this.exchanges.get(req)
+      const h = req.headers['x-forwarded-for']
+      if (ex === undefined || ex.proxiedFor === null || typeof h !== 'string') return
+      const cut = h.lastIndexOf(',')
+      req.headers['x-forwarded-for'] = (cut < 0 ? '' : h.slice(0, cut + 1)) + ex.proxiedFor
+    }
+    passes.splice(x + 1, 0, proxiedFor as unknown as { name: string })
     this.proxy.on('proxyRes', (proxyRes, req, res) => this.onProxyRes(proxyRes, req, res))
     // Errors of requests are handled by the per-request callback; anything else must not crash the process.
     this.proxy.on('error', () => {})

@@ -4,6 +4,13 @@
  * proxy.ts). HTTP/1.1 only (ALPN `http/1.1`); no WebSocket; no client certificates (REST clients authenticate to
  * Elasticsearch itself with their Authorization header, which is forwarded untouched and never logged).
  *
+ * Admission, as on the transport listener (issue #13): a plain TCP listener accepts, counts the connection against
+ * `limits.max_connections` (this listener's own count) and `limits.max_connections_per_client_ip` (this listener's own
+ * count, by the client address — the PROXY header's source when `rest.proxy_protocol` is on), reads the PROXY
+ * header within `limits.handshake_timeout` when enabled, and only then hands the socket to the HTTPS server.
+ * `clusters[].max_connections` bounds the REST connections routed to a cluster (counted at a connection's first
+ * request to it, until it closes; the excess request is answered 503 and the connection closed).
+ *
  * Slow clients are bounded by Node's `headersTimeout` (the whole header block) and `requestTimeout` (the whole
  * request, body included) — `rest.headers_timeout` / `rest.request_timeout` — and the TLS handshake by
  * `limits.handshake_timeout`. Nothing bounds how long a node takes to answer: Elasticsearch searches can run for
@@ -15,11 +22,11 @@
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { TLSSocket, TlsOptions } from 'node:tls'
-import type { AddressInfo, Socket } from 'node:net'
+import type { AddressInfo, BlockList, Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { createHash } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
-import type { GatewayConfig, RestListenerConfig } from '../config/types.js'
+import type { GatewayConfig, ProxyProtocolConfig, RestListenerConfig } from '../config/types.js'
 import { serverTlsOptions } from '../tls/options.js'
 import { REST_UNROUTED, type GatewayMetrics, type RestClusterMetrics, type RestRejectReason } from '../admin/metrics.js'
 import type { Logger } from '../log.js'
@@ -27,6 +34,8 @@ import { RestRouter } from './router.js'
 import { ClusterUpstream, DEFAULT_DOWN_MS } from './upstream.js'
 import { RestProxy, stripHopByHop, stripRequestOnly, type Exchange, type RestClusterRuntime } from './proxy.js'
 import { rawErrorResponse, sendError, type RestErrorType, type UpstreamFailure } from './errors.js'
+import { AddressCounter, trustList } from '../tls/admission.js'
+import { readProxyHeader, type ProxyReadOutcome } from '../gateway/proxy-protocol.js'
 
 export interface RestServerOptions {
   /** How long a node whose connect failed is skipped (default 5 s). */
@@ -65,10 +74,29 @@ export function restTlsOptions(cfg: GatewayConfig): TlsOptions {
   return { ...base, requestCert: false, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] }
 }
 
+/** The client of a raw socket as the REST listener reports it: the socket's peer, or a PROXY header's source. */
+interface Peer {
+  address: string
+  port: number | undefined
+  /** The load balancer's address when a PROXY header named the client. */
+  proxiedBy: string | null
+}
+
 export class RestServer {
   private readonly server: HttpsServer
+  /** rest.proxy_protocol* (reloadable, like listen.proxy_protocol*): applies to connections accepted afterwards. */
+  private proxyProtocol: ProxyProtocolConfig
+  private trusted: BlockList
+  private readonly perAddress = new AddressCounter()
+  /** REST connections per cluster name (clusters[].max_connections); names outlive reloads. */
+  private readonly perCluster = new Map<string, number>()
+  /** Raw sockets → the client they carry. */
+  private readonly peers = new WeakMap<Socket, Peer>()
+  /** TLS sockets → the clusters they are counted against. */
+  private readonly counted = new WeakMap<TLSSocket, Set<string>>()
   private readonly proxy: RestProxy
   private readonly listenCfg: RestListenerConfig
+  private readonly limits: GatewayConfig['limits']
   private runtimes = new Map<string, Runtime>()
   private router: RestRouter<Runtime>
   private readonly unrouted: RestClusterMetrics
@@ -87,6 +115,9 @@ export class RestServer {
   ) {
     if (cfg.rest === undefined) throw new Error('RestServer needs a rest section')
     this.listenCfg = cfg.rest
+    this.limits = cfg.limits
+    this.proxyProtocol = cfg.rest.proxyProtocol
+    this.trusted = trustList(cfg.rest.proxyProtocol)
     metrics.initRestRejectReasons()
     this.unrouted = metrics.forRestCluster(REST_UNROUTED)
     this.buildRuntimes(cfg, true)
@@ -117,10 +148,17 @@ export class RestServer {
       this.metrics.limitHits.labels('max_connections').inc()
       this.reject('max_connections', formatPeer(d?.remoteAddress, d?.remotePort), 'REST listener: connection refused: max_connections reached', { limit: cfg.limits.maxConnections })
     })
-    this.server.on('connection', (raw: Socket) => {
-      this.sockets.set(raw, false)
-      raw.once('close', () => this.sockets.delete(raw))
-    })
+    // Admission before TLS: the TLS layer's own 'connection' listener (Node's tlsConnectionListener, which wraps the
+    // socket and starts the handshake) runs only for a socket onAccept admits. The server itself still listens, so
+    // Node's connection tracking (headers/request timeouts, close()) is unchanged.
+    const tlsAccept = this.server.listeners('connection') as ((raw: Socket) => void)[]
+    if (tlsAccept.length === 0) throw new Error('node:https: no TLS connection listener found; check the REST listener against this Node version')
+    this.server.removeAllListeners('connection')
+    this.server.on('connection', (raw: Socket) =>
+      this.onAccept(raw, () => {
+        for (const l of tlsAccept) l.call(this.server, raw)
+      }),
+    )
     this.server.on('secureConnection', (s: TLSSocket) => {
       const raw = (s as TLSSocket & { _parent?: Socket })._parent ?? s
       if (this.sockets.has(raw)) this.sockets.set(raw, true)
@@ -175,6 +213,127 @@ export class RestServer {
     return this.server.address() as AddressInfo
   }
 
+  // ---- accept: limits, PROXY header --------------------------------------------------------------------------
+
+  private onAccept(raw: Socket, toTls: () => void): void {
+    // Never an uncaught 'error' before the TLS layer attaches its own handler.
+    raw.on('error', () => {})
+    this.sockets.set(raw, false)
+    raw.once('close', () => this.sockets.delete(raw))
+    const peer: Peer = { address: raw.remoteAddress ?? '?', port: raw.remotePort, proxiedBy: null }
+    const from = formatPeer(raw.remoteAddress, raw.remotePort)
+    this.peers.set(raw, peer)
+    if (!this.proxyProtocol.enabled) {
+      if (this.admitAddress(raw, peer)) toTls()
+      return
+    }
+    const family = raw.remoteFamily === 'IPv6' ? 'ipv6' : 'ipv4'
+    if (raw.remoteAddress === undefined || !this.trusted.check(raw.remoteAddress, family)) {
+      this.reject('proxy_untrusted', from, 'REST listener: connection refused: this peer is not in rest.proxy_protocol_trusted')
+      raw.destroy()
+      return
+    }
+    // The PROXY header has handshake_timeout from accept; the TLS handshake then has its own (Node's handshakeTimeout).
+    const timer = setTimeout(() => {
+      this.metrics.limitHits.labels('handshake_timeout').inc()
+      this.reject('proxy_missing', from, 'REST listener: connection refused: no complete PROXY header within handshake_timeout')
+      raw.destroy()
+    }, this.limits.handshakeTimeoutMs)
+    raw.once('close', () => clearTimeout(timer))
+    readProxyHeader(raw, (o) => {
+      clearTimeout(timer)
+      this.onProxyHeader(raw, peer, from, o, toTls)
+    })
+  }
+
+  private onProxyHeader(raw: Socket, peer: Peer, from: string, o: ProxyReadOutcome, toTls: () => void): void {
+    if (raw.destroyed) return // the deadline or shutdown got there first
+    switch (o.status) {
+      case 'ok': {
+        const src = o.header.source
+        if (src !== null) {
+          peer.address = src.address
+          peer.port = src.port
+          peer.proxiedBy = from
+        }
+        if (this.admitAddress(raw, peer)) toTls()
+        return
+      }
+      case 'closed':
+        // received === 0: a TCP probe (load balancer health check) that connects and leaves; nothing was refused.
+        if (o.received > 0) this.reject('proxy_missing', from, 'REST listener: connection closed before a complete PROXY header')
+        break
+      case 'missing':
+        this.reject('proxy_missing', from, `REST listener: connection refused: ${o.message} (rest.proxy_protocol is on)`)
+        break
+      case 'malformed':
+        this.reject('proxy_malformed', from, `REST listener: connection refused: ${o.message}`)
+        break
+    }
+    raw.destroy()
+  }
+
+  /** limits.max_connections_per_client_ip on this listener: counted from admission until the socket closes. */
+  private admitAddress(raw: Socket, peer: Peer): boolean {
+    const limit = this.limits.maxConnectionsPerClientIp ?? Infinity
+    if (!this.perAddress.tryAcquire(peer.address, limit)) {
+      this.metrics.limitHits.labels('max_connections_per_client_ip').inc()
+      this.reject('client_ip_max_connections', formatPeer(peer.address, peer.port), `REST listener: connection refused: ${peer.address} has limits.max_connections_per_client_ip (${limit}) open`, {
+        proxied_by: peer.proxiedBy,
+      })
+      raw.destroy()
+      return false
+    }
+    raw.once('close', () => this.perAddress.release(peer.address))
+    return true
+  }
+
+  /** The client address a PROXY header named for this connection, or null. */
+  private proxiedSource(s: TLSSocket): string | null {
+    const raw = (s as TLSSocket & { _parent?: Socket })._parent
+    const p = raw !== undefined ? this.peers.get(raw) : undefined
+    return p !== undefined && p.proxiedBy !== null ? p.address : null
+  }
+
+  /** The client of a request's connection (PROXY source when there was one). */
+  private clientOf(s: TLSSocket): string {
+    const raw = (s as TLSSocket & { _parent?: Socket })._parent
+    const p = raw !== undefined ? this.peers.get(raw) : undefined
+    return p !== undefined ? formatPeer(p.address, p.port) : formatPeer(s.remoteAddress, s.remotePort)
+  }
+
+  /**
+   * clusters[].max_connections on this listener: a connection is counted against a cluster at its first request
+   * routed there, until it closes. False (and counted) when the cluster is full; the limit is read per request, so a
+   * reload applies to the next connection.
+   */
+  private admitToCluster(s: TLSSocket, cluster: RestClusterRuntime, client: string): boolean {
+    const name = cluster.cfg.name
+    let set = this.counted.get(s)
+    if (set?.has(name) === true) return true
+    const limit = cluster.cfg.maxConnections ?? Infinity
+    const n = this.perCluster.get(name) ?? 0
+    if (n >= limit) {
+      this.metrics.limitHits.labels('cluster_max_connections').inc()
+      this.reject('cluster_max_connections', client, `REST request refused: cluster ${name} has clusters[].max_connections (${limit}) REST connections open`, { cluster: name })
+      return false
+    }
+    this.perCluster.set(name, n + 1)
+    if (set === undefined) {
+      set = new Set()
+      this.counted.set(s, set)
+      s.once('close', () => {
+        for (const c of set!) {
+          const left = (this.perCluster.get(c) ?? 1) - 1
+          if (left <= 0) this.perCluster.delete(c)
+          else this.perCluster.set(c, left)
+        }
+      })
+    }
+    set.add(name)
+    return true
+  }
+
   async listen(): Promise<AddressInfo> {
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject)
@@ -201,6 +360,12 @@ export class RestServer {
       this.tlsFp = tlsFp
     }
     const changes = this.buildRuntimes(next, false)
+    const pp = next.rest?.proxyProtocol
+    if (pp !== undefined && fingerprint(pp) !== fingerprint(this.proxyProtocol)) {
+      this.proxyProtocol = pp
+      this.trusted = trustList(pp)
+      changes.push('rest.proxy_protocol')
+    }
     this.router = new RestRouter(next.clusters, [...this.runtimes.values()])
     return changes
   }
@@ -211,7 +376,7 @@ export class RestServer {
     const t0 = performance.now()
     const socket = req.socket as TLSSocket
     const servername = typeof socket.servername === 'string' ? socket.servername : null
-    const client = formatPeer(socket.remoteAddress, socket.remotePort)
+    const client = this.clientOf(socket)
     const route = this.router.route(servername, req.headers.host)
     if (!route.ok) {
       res.once('close', () => {
@@ -228,6 +393,14 @@ export class RestServer {
       return
     }
     const cluster = route.target
+    if (!this.admitToCluster(socket, cluster, client)) {
+      res.once('close', () => {
+        cluster.metrics.request(res.writableFinished ? res.statusCode : 'aborted')
+        cluster.metrics.duration.observe((performance.now() - t0) / 1000)
+      })
+      sendError(res, 503, 'too_many_connections_exception', `cluster [${cluster.cfg.name}] has reached clusters[].max_connections REST connections at the gateway`, true)
+      return
+    }
     const x: Exchange = {
       req,
       res,
@@ -237,6 +410,7 @@ export class RestServer {
       node: cluster.upstream.pick(),
       attempts: 1,
       xff: req.headers['x-forwarded-for'],
+      proxiedFor: this.proxiedSource(socket),
       cutByUpstream: false,
     }
     res.once('close', () => {

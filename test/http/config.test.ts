@@ -29,9 +29,21 @@ clusters:
 t.test('defaults: the REST listener is off', async (t) => {
   const dir = setup(t)
   const cfg = loadConfigText('tls: { certificate: certs/server.crt, key: certs/server.key }\nclusters: [{ name: a, nodes: ["h:1"] }]\n', join(dir, 'gateway.yml'))
-  t.same(cfg.rest, { enabled: false, host: '0.0.0.0', port: 9243, headersTimeoutMs: 30_000, requestTimeoutMs: 300_000, keepAliveTimeoutMs: 60_000 })
+  t.same(cfg.rest, { enabled: false, host: '0.0.0.0', port: 9243, headersTimeoutMs: 30_000, requestTimeoutMs: 300_000, keepAliveTimeoutMs: 60_000, proxyProtocol: { enabled: false, trusted: [] } })
   t.equal(cfg.clusters[0]!.rest, null)
   t.match(summarize(cfg), /rest: disabled/)
+})
+
+t.test('rest.proxy_protocol: trusted peers required when on, validated like listen.proxy_protocol_trusted', async (t) => {
+  const dir = setup(t)
+  expectConfigError(t, dir, base.replace('rest: { enabled: true }', 'rest: { enabled: true, proxy_protocol: true }'), 'rest.proxy_protocol_trusted', /required when proxy_protocol is true/)
+  expectConfigError(t, dir, base.replace('rest: { enabled: true }', 'rest: { enabled: true, proxy_protocol: true, proxy_protocol_trusted: ["10.0.0.0/33"] }'), 'rest.proxy_protocol_trusted[0]', /./)
+  expectConfigError(t, dir, base.replace('rest: { enabled: true }', 'rest: { enabled: true, proxy_protocol: yes please }'), 'rest.proxy_protocol', /boolean/)
+  const cfg = loadConfigText(base.replace('rest: { enabled: true }', 'rest: { enabled: true, proxy_protocol: true, proxy_protocol_trusted: ["10.1.0.0/16", "::1"] }'), join(dir, 'gateway.yml'))
+  t.equal(cfg.rest!.proxyProtocol.enabled, true)
+  t.same(cfg.rest!.proxyProtocol.trusted.map((r) => r.text), ['10.1.0.0/16', '::1'])
+  t.match(summarize(cfg), /keep_alive_timeout 1m, PROXY protocol from 10\.1\.0\.0\/16, ::1\)/, 'check-config shows it')
+  t.equal(cfg.proxyProtocol?.enabled, false, 'the transport listener keeps its own setting')
 })
 
 t.test('typed values, resolved paths, environment', async (t) => {
@@ -40,7 +52,7 @@ t.test('typed values, resolved paths, environment', async (t) => {
   // `enabled` must be a boolean: substitution yields a string, which the schema refuses by name.
   expectConfigError(t, dir, text, 'rest.enabled', /boolean/)
   const cfg = loadConfigText(text.replace('"${REST_ON:-true}"', 'true'), join(dir, 'gateway.yml'))
-  t.same(cfg.rest, { enabled: true, host: '0.0.0.0', port: 9300, headersTimeoutMs: 10_000, requestTimeoutMs: 0, keepAliveTimeoutMs: 120_000 })
+  t.same(cfg.rest, { enabled: true, host: '0.0.0.0', port: 9300, headersTimeoutMs: 10_000, requestTimeoutMs: 0, keepAliveTimeoutMs: 120_000, proxyProtocol: { enabled: false, trusted: [] } })
   const r = cfg.clusters[0]!.rest!
   t.same(r.nodes.map((n) => n.id), ['10.0.0.5:9200', '[::1]:9201'])
   t.equal(r.tls.verificationMode, 'certificate')
@@ -87,4 +99,5 @@ t.test('reload: the rest section needs a restart', async (t) => {
   t.equal(immovableChange(cfg, { ...cfg, rest: { ...cfg.rest!, requestTimeoutMs: 1 } })?.key, 'rest.request_timeout')
   t.equal(immovableChange(cfg, { ...cfg, rest: undefined })?.key, 'rest.enabled')
   t.equal(immovableChange(cfg, { ...cfg, clusters: [cfg.clusters[1]!] }), null, 'cluster changes are not a restart matter')
+  t.equal(immovableChange(cfg, { ...cfg, rest: { ...cfg.rest!, proxyProtocol: { enabled: true, trusted: [] } } }), null, 'rest.proxy_protocol reloads (as listen.proxy_protocol does)')
 })
