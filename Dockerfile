@@ -29,5 +29,7 @@ USER 1000:1000
 EXPOSE 9443 9464
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "require('http').get('http://127.0.0.1:9464/healthz', r => process.exit(r.statusCode === 200 ? 0 : 1)).on('error', () => process.exit(1))"]
-ENTRYPOINT ["node", "--min-semi-space-size=16", "--max-semi-space-size=16", "/opt/rcgw/dist/cli/main.js"]
+# The GC flags for the image's Node 24 (src/cli/node-flags.ts gcFlagsFor; a build with another NODE_VERSION relaunches
+# itself with that runtime's values at start).
+ENTRYPOINT ["node", "--min-semi-space-size=2", "--max-semi-space-size=2", "/opt/rcgw/dist/cli/main.js"]
 CMD ["start", "--config", "/etc/rcgw/gateway.yml"]

@@ -9,7 +9,9 @@
  * Options: --only w1,w1half,w2,w3,scale,w4 (and w1signed: W1 with a signature header on every request, not in the
  *          default set; scale: W1 through the gateway with `workers: 1` and `workers: 2`, and HAProxy with nbthread 1
  *          and 2, every process free to use both cores)
- *          --modes direct,haproxy,gateway   --reps N   --pairs N (W4)   --nice N (-10)
+ *          --modes direct,haproxy,gateway,gateway-plain (gateway: launched as npm start, with the V8 flags;
+ *          gateway-plain: as a plain `node dist/cli/main.js start`, which relaunches itself with them; not in W4)
+ *          --reps N   --pairs N (W4)   --nice N (-10)
  *          --rate N (W1 @ half: this rate instead of half the gateway's peak; with --only w1half, skips W1)
  *          --wait-quiet SECONDS (wait up to this long for other processes to leave the cores idle)
  *          --dist DIR (gateway build to run, default ./dist)   --compare-dist DIR (adds mode "gateway-b": A/B test
@@ -228,7 +230,9 @@ async function main() {
   const pairs = Math.max(100, Math.min(wantPairs, fdCap))
   const pairsNote = pairs < wantPairs ? `scaled down from ${wantPairs} to ${pairs}: open-files limit is ${fd.soft} (hard ${fd.hard}; raising it needs CAP_SYS_RESOURCE) and the gateway needs 2 descriptors per pair` : null
   const workloads = opts.profile ? ['profile'] : (opts.only ?? ['w1', 'w1half', 'w2', 'w3', 'scale', 'w4'])  // --profile: --only picks from w1,w2,w3
-  const modes = opts.modes ?? ['direct', 'haproxy', 'gateway']
+  // gateway-plain: the same build launched as a plain `node dist/cli/main.js start` (no V8 flags on the command
+  // line), which relaunches itself with them (issue #12); side by side with `gateway` (launched as npm start).
+  const modes = opts.modes ?? ['direct', 'haproxy', 'gateway', 'gateway-plain']
   if ((opts.compareDist || opts.compareNoAuth || opts.compareNodeFlags) && !modes.includes('gateway-b')) modes.push('gateway-b')
 
   const watchdogMs = (quick ? 4 : opts.profile ? 5 : 14) * 60_000
@@ -324,11 +328,14 @@ async function main() {
         writeFileSync(cfg, gatewayConfig({ port, backendPort, files: pki.files, maxconn, auth: !(mode === 'gateway-b' && opts.compareNoAuth), workers: n }))
         const d = mode === 'gateway-b' ? (opts.compareDist ?? dist) : dist
         // Started as `npm start` / the rcgw executable / the Docker image start it: with the V8 GC flags of
-        // src/cli/node-flags.ts (--no-gc-flags: without, as a plain `node dist/cli/main.js` would).
-        const nodeFlags = [...(opts.gcFlags === false ? [] : gcFlags), ...(opts.nodeFlags ?? []), ...(mode === 'gateway-b' ? (opts.compareNodeFlags ?? []) : [])]
+        // src/cli/node-flags.ts (--no-gc-flags: without, and with RCGW_NO_REEXEC=1 so that it does not relaunch
+        // itself with them). gateway-plain: a plain `node dist/cli/main.js start`, which relaunches itself.
+        const plain = mode === 'gateway-plain'
+        const nodeFlags = plain ? [] : [...(opts.gcFlags === false ? [] : gcFlags), ...(opts.nodeFlags ?? []), ...(mode === 'gateway-b' ? (opts.compareNodeFlags ?? []) : [])]
         proc = spawnPinned(mode, cores, process.execPath, [...nodeFlags, ...extraNodeArgs, join(d, 'cli/main.js'), 'start', '--config', cfg], {
           logFile: join(tmp, `${mode}.log`),
           stdin: 'ignore',
+          env: { ...process.env, ...(opts.gcFlags === false && !plain ? { RCGW_NO_REEXEC: '1' } : {}) },
         })
       }
       await waitForPort(port, proc)
@@ -491,7 +498,9 @@ async function main() {
       meta.scaleCores = SCALE_CORES
     }
     if (workloads.includes('w4')) {
-      const proxies = modes.filter((m) => m !== 'direct')
+      // gateway-plain is left out: its idle memory is the gateway's (the same process after execve; on Node 20 plus a
+      // small node:cluster primary, which the RSS of one pid would not show).
+      const proxies = modes.filter((m) => m !== 'direct' && m !== 'gateway-plain')
       const out = Object.fromEntries(proxies.map((m) => [m, []]))
       for (let r = 0; r < P.w4.reps; r++) {
         if (r > 0 && Date.now() - started > P.w4.budgetMs) {

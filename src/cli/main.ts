@@ -24,7 +24,7 @@ import { formatByteSize, formatDuration } from '../config/units.js'
 import { certsCommand } from './certs.js'
 import { probeCommand } from './probe.js'
 import { runPrimary, attachWorker, type WorkerHandle } from './workers.js'
-import { GC_FLAGS, missingGcFlags } from './node-flags.js'
+import { GC_FLAGS, differingGcFlags, missingGcFlags, withGcFlags } from './node-flags.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 /** dist/cli/main.js and src/cli/main.ts both sit two levels below the package root. */
@@ -191,6 +191,42 @@ function withoutAdmin(hook: (raw: ResolvedRaw) => ResolvedRaw | void): (raw: Res
   }
 }
 
+/** Set in the environment of a process re-executed by relaunchWithGcFlags (guards against a loop). */
+const REEXEC_ENV = 'RCGW_REEXEC'
+
+/**
+ * Starts node again with this runtime's GC flags (node-flags.ts). Where node has `process.execve` (Node >= 22.15, so the
+ * Docker image's Node 24), the process image is replaced: same pid, same stdio, same signals, nothing stays
+ * behind — this call does not return. Elsewhere (Node 20) the answer is 'cluster': this process becomes a
+ * node:cluster primary of ONE worker started with the flags (the primary serves /metrics and forwards signals
+ * exactly as with `workers` > 1; it costs one more small process). Returns 'none' when neither is possible.
+ */
+function relaunchWithGcFlags(log: ReturnType<typeof createLogger>, missing: boolean): 'cluster' | 'none' {
+  const argv = [...withGcFlags(process.execArgv), process.argv[1]!, ...process.argv.slice(2)]
+  const execve = (process as unknown as { execve?: (file: string, args: string[], env: NodeJS.ProcessEnv) => never }).execve
+  if (typeof execve === 'function' && process.env[REEXEC_ENV] !== '1') {
+    log.info(
+      { event: 'node_flags_relaunch', how: 'execve', flags: GC_FLAGS },
+      `node was started ${missing ? 'without' : 'with other values than'} ${GC_FLAGS.join(' ')} (Node ${process.versions.node}): re-executing with them`,
+    )
+    try {
+      execve.call(process, process.execPath, [process.execPath, ...argv], { ...process.env, [REEXEC_ENV]: '1' })
+    } catch (e) {
+      log.warn({ event: 'node_flags_relaunch_failed', err: (e as Error).message }, 'could not re-execute node with the GC flags')
+      return 'none'
+    }
+  }
+  // Only for missing flags: values the operator gave on Node 20 are left alone (no extra process for them).
+  if (missing && cluster.isPrimary && process.env[REEXEC_ENV] !== '1') {
+    log.info(
+      { event: 'node_flags_relaunch', how: 'cluster', flags: GC_FLAGS },
+      `node was started without ${GC_FLAGS.join(' ')} and cannot re-execute itself (no process.execve before Node 22.15): serving from one worker process started with them`,
+    )
+    return 'cluster'
+  }
+  return 'none'
+}
+
 async function start(file: string, io: Io): Promise<number> {
   const inWorker = cluster.isWorker
   const loadOptions: LoadOptions = {
@@ -208,6 +244,26 @@ async function start(file: string, io: Io): Promise<number> {
   }
   const log = createLogger(level)
   const missing = missingGcFlags(process.execArgv)
+  const differing = differingGcFlags(process.execArgv)
+  if (process.env[REEXEC_ENV] === '1' && missing.length === 0 && differing.length === 0) {
+    delete process.env[REEXEC_ENV]
+    log.info({ event: 'node_flags_added', how: 'execve', flags: GC_FLAGS }, `node was re-executed with ${GC_FLAGS.join(' ')} (same process id)`)
+  }
+  // The fast path must not depend on how the gateway was launched (issue #12): a plain `node dist/cli/main.js start`
+  // relaunches itself with this runtime's GC flags, and so does one started with another runtime's values (the
+  // shebang's Node 20 flags under Node 24) where node can re-execute itself; RCGW_NO_REEXEC=1 keeps the process as
+  // launched. Only as the process's own CLI (never when main() is called in-process), and never with workers > 1
+  // (the primary is not on the data path; the workers get this runtime's flags).
+  if ((missing.length > 0 || differing.length > 0) && invokedDirectly && !inWorker && (cfg.workers ?? 1) === 1 && process.env.RCGW_NO_REEXEC !== '1') {
+    const relaunched = relaunchWithGcFlags(log, missing.length > 0)
+    if (relaunched === 'cluster')
+      return runPrimary({ cfg, log, exec: fileURLToPath(import.meta.url), args: ['start', '--config', file], err: io.err })
+  }
+  if (differing.length > 0 && !inWorker)
+    log.info(
+      { event: 'node_flags_differ', flags: differing.map((f) => f.slice(0, f.indexOf('='))), recommended: GC_FLAGS },
+      `node runs with other values of ${differing.map((f) => f.slice(0, f.indexOf('='))).join(' ')} than recommended for Node ${process.versions.node} (${GC_FLAGS.join(' ')})`,
+    )
   if (missing.length > 0 && !(!inWorker && (cfg.workers ?? 1) > 1))
     log.warn(
       { event: 'node_flags_missing', missing },

@@ -28,7 +28,7 @@ import { AdminServer, type ReadinessSource } from '../admin/server.js'
 import type { GatewayMetrics } from '../admin/metrics.js'
 import type { Gateway } from '../gateway/gateway.js'
 import type { Logger } from '../log.js'
-import { workerExecArgv } from './node-flags.js'
+import { withGcFlags, workerExecArgv } from './node-flags.js'
 
 /** Worker → primary: the worker's readiness, sent at start and whenever it changes. */
 export interface WorkerStatus {
@@ -158,9 +158,11 @@ export interface PrimaryOptions {
 export async function runPrimary(o: PrimaryOptions): Promise<number> {
   const { cfg, log } = o
   const n = cfg.workers ?? 1
-  // Workers carry the data path: they always get the GC flags (node-flags.ts), even when the primary was started
-  // without them.
-  cluster.setupPrimary({ exec: o.exec, args: [...o.args], execArgv: workerExecArgv(process.execArgv) })
+  // Workers carry the data path: they always get this runtime's GC flags (node-flags.ts), even when the primary was
+  // started without them or with another runtime's (the shebang's Node 20 values under Node 24); with
+  // RCGW_NO_REEXEC=1 only missing ones are added.
+  const execArgv = process.env.RCGW_NO_REEXEC === '1' ? workerExecArgv(process.execArgv) : withGcFlags(process.execArgv)
+  cluster.setupPrimary({ exec: o.exec, args: [...o.args], execArgv })
   const slots: Slot[] = Array.from({ length: n }, (_, index) => ({ index, worker: null, status: null, startedAt: 0, failures: 0, restartTimer: null }))
   let stopping = false
   let allStarted = false

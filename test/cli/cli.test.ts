@@ -14,7 +14,7 @@ import { tempDir } from '../helpers/tmp.js'
 import { normalize } from '../helpers/gateway.js'
 import { writePki } from '../helpers/pki.js'
 import { main } from '../../src/cli/main.js'
-import { GC_FLAGS, missingGcFlags, workerExecArgv } from '../../src/cli/node-flags.js'
+import { GC_FLAGS, differingGcFlags, gcFlagsFor, missingGcFlags, withGcFlags, workerExecArgv } from '../../src/cli/node-flags.js'
 import { backend, client } from '../gateway/fixtures.js'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
@@ -139,7 +139,8 @@ t.test('start with auto_generate creates a dev CA, prints its fingerprint, serve
       clusters: [{ name: 'a', server_names: ['localhost'], default: true, nodes: [`127.0.0.1:${be.port}`], backend_tls: { verification_mode: 'none' } }],
     }),
   )
-  const p = startProcess(t, ['start', '--config', cfg], { RCGW_DATA_DIR: join(dir, 'data') })
+  // RCGW_NO_REEXEC=1: the process stays as launched, without the GC flags (the relaunch has its own test below).
+  const p = startProcess(t, ['start', '--config', cfg], { RCGW_DATA_DIR: join(dir, 'data'), RCGW_NO_REEXEC: '1' })
   const started = await p.started
   const caPath = join(dir, 'data', 'certs', 'ca.crt')
   t.ok(existsSync(caPath), 'development CA written to the data directory')
@@ -153,20 +154,65 @@ t.test('start with auto_generate creates a dev CA, prints its fingerprint, serve
   t.equal(await p.exited, 0, 'exit code 0 after SIGTERM')
   await c.closed
   t.ok(p.lines.some((l) => l.event === 'stopped'), 'logged the stop')
-  // Started as a plain `node dist/cli/main.js start`: the GC flags are missing, and the log says so.
+  // Started as a plain `node dist/cli/main.js start` with RCGW_NO_REEXEC=1: the GC flags are missing, and the log says so.
   const warn = p.lines.find((l) => l.event === 'node_flags_missing')
   t.ok(warn, 'warns about the missing V8 flags')
   t.same(warn?.missing, [...GC_FLAGS], 'naming them')
   t.match(String(warn?.msg), /npm start/, 'and how to start instead')
 })
 
+t.test('a plain `node dist/cli/main.js start` relaunches itself with the GC flags (issue #12)', async (t) => {
+  const be = await backend(t, 'cluster-a')
+  const dir = tempDir(t)
+  writePki(dir)
+  const cfg = join(dir, 'gateway.yml')
+  writeFileSync(
+    cfg,
+    stringify({
+      listen: { host: '127.0.0.1', port: 0 },
+      tls: { certificate: 'server.crt', key: 'server.key' },
+      admin: { host: '127.0.0.1', port: 0 },
+      reload: { watch: false },
+      clusters: [{ name: 'a', default: true, nodes: [`127.0.0.1:${be.port}`], backend_tls: { certificate_authorities: ['ca.crt'], server_name: 'node.internal' } }],
+    }),
+  )
+  const p = startProcess(t, ['start', '--config', cfg])
+  const started = await p.started
+  const relaunch = p.lines.find((l) => l.event === 'node_flags_relaunch')
+  const hasExecve = typeof (process as unknown as { execve?: unknown }).execve === 'function'
+  t.equal(relaunch?.how, hasExecve ? 'execve' : 'cluster', hasExecve ? 'replaced by execve (this node has process.execve)' : 'served by one node:cluster worker (no process.execve on this node)')
+  t.same(relaunch?.flags, [...GC_FLAGS], 'naming the flags')
+  t.notOk(p.lines.some((l) => l.event === 'node_flags_missing'), 'no warning: the serving process has them')
+  // The process that serves: the same pid (execve) or the worker (whose log lines carry its own pid).
+  const pids = [...new Set(p.lines.map((l) => Number(l['process.pid'])).filter((n) => n > 0))]
+  const withFlags = pids.filter((pid) => {
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
+      return GC_FLAGS.every((f) => argv.includes(f))
+    } catch {
+      return false
+    }
+  })
+  t.ok(withFlags.length >= 1, `a process of the gateway runs with ${GC_FLAGS.join(' ')} (pids ${pids.join(', ')})`)
+  if (hasExecve) t.same(withFlags, [p.child.pid], 'and it is the launched pid itself')
+  const port = Number(String(started.listen).split(':').pop())
+  const c = await client(t, port)
+  t.equal(c.clusterName, 'cluster-a', 'it serves')
+  p.child.kill('SIGTERM')
+  t.equal(await p.exited, 0, 'SIGTERM to the launched pid: drained, exit 0')
+  await c.closed
+})
+
 t.test('the launch paths pass the V8 GC flags, and a process started with them does not warn', async (t) => {
   const shebang = readFileSync(join(root, 'src', 'cli', 'main.ts'), 'utf8').split('\n')[0]!
-  t.equal(shebang, `#!/usr/bin/env -S node ${GC_FLAGS.join(' ')}`, 'the rcgw executable (package.json bin) starts node with them')
+  // The static launchers carry Node 20's values (the machines' node); under Node 24 the process relaunches itself
+  // with Node 24's (test below), and the Docker image (Node 24) passes those itself (test/ops/dockerfile.test.ts).
+  const node20 = gcFlagsFor('20.0.0')
+  t.equal(shebang, `#!/usr/bin/env -S node ${node20.join(' ')}`, 'the rcgw executable (package.json bin) starts node with them')
   t.equal(readFileSync(cli, 'utf8').split('\n')[0], shebang, 'and the build keeps that line')
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string>; bin: Record<string, string> }
   t.equal(pkg.bin.rcgw, 'dist/cli/main.js')
-  t.ok(GC_FLAGS.every((f) => pkg.scripts.start!.split(/\s+/).includes(f)), 'npm start passes them')
+  t.ok(node20.every((f) => pkg.scripts.start!.split(/\s+/).includes(f)), 'npm start passes them')
   // What the kernel runs for the shebang: env -S splits the line into node + flags.
   const viaShebang = spawnSync('/usr/bin/env', [...shebang.slice(2).split(' ').slice(1), cli, 'version'], { encoding: 'utf8' })
   t.equal(viaShebang.status, 0, `the shebang command line runs (${viaShebang.stderr})`)
@@ -174,6 +220,18 @@ t.test('the launch paths pass the V8 GC flags, and a process started with them d
   t.same(missingGcFlags(['--min-semi-space-size=8', '--max_semi_space_size', '64']), [], 'any value (or the underscore spelling) counts as set')
   t.same(missingGcFlags(['--max-old-space-size=512']), [...GC_FLAGS])
   t.same(workerExecArgv(['--inspect', GC_FLAGS[0]!]), ['--inspect', GC_FLAGS[0]!, GC_FLAGS[1]!], 'workers get the missing ones added')
+  // Per runtime (src/cli/node-flags.ts, bench/FINDINGS.md §6-§7).
+  t.same(gcFlagsFor('20.20.2'), ['--min-semi-space-size=16', '--max-semi-space-size=16'], 'Node 20: 16 MB')
+  t.same(gcFlagsFor('22.12.0'), ['--min-semi-space-size=16', '--max-semi-space-size=16'], 'Node 22 (not measured): as Node 20')
+  t.same(gcFlagsFor('24.11.1'), ['--min-semi-space-size=2', '--max-semi-space-size=2'], 'Node 24: 2 MB')
+  t.same(gcFlagsFor('26.0.0'), gcFlagsFor('24.0.0'), 'later majors: as Node 24')
+  const n24 = gcFlagsFor('24.0.0')
+  t.same(differingGcFlags(node20, n24), n24, 'Node 20 values under Node 24 differ')
+  t.same(differingGcFlags(n24, n24), [])
+  t.same(differingGcFlags(['--max_semi_space_size', '2', '--min-semi-space-size=2'], n24), [], 'the underscore and two-argument spellings are read')
+  t.same(differingGcFlags(['--min-semi-space-size=16', '--min-semi-space-size=2', '--max-semi-space-size=2'], n24), [], 'the last occurrence wins, as in V8')
+  t.same(differingGcFlags([], n24), [], 'missing is not differing')
+  t.same(withGcFlags(['--inspect', '--max_semi_space_size', '64', '--min-semi-space-size=16', '--trace-gc']), ['--inspect', '--trace-gc', ...GC_FLAGS], 'a relaunch replaces every spelling of them, keeping the other flags')
 
   const be = await backend(t, 'cluster-a')
   const dir = tempDir(t)
@@ -192,9 +250,31 @@ t.test('the launch paths pass the V8 GC flags, and a process started with them d
   const p = startProcess(t, ['start', '--config', cfg], {}, GC_FLAGS)
   await p.started
   t.notOk(p.lines.some((l) => l.event === 'node_flags_missing'), 'no warning')
+  t.notOk(p.lines.some((l) => l.event === 'node_flags_relaunch'), 'no relaunch')
   t.ok(GC_FLAGS.every((f) => readFileSync(`/proc/${p.child.pid}/cmdline`, 'utf8').split('\0').includes(f)), 'the process runs with them')
   p.child.kill('SIGTERM')
   t.equal(await p.exited, 0)
+
+  // As the shebang / npm start launch it: Node 20's values. Under Node 24 (process.execve), the process replaces
+  // itself with Node 24's; under Node 20 they are the right ones already.
+  const viaLauncher = startProcess(t, ['start', '--config', cfg], {}, gcFlagsFor('20.0.0'))
+  await viaLauncher.started
+  const argv = readFileSync(`/proc/${viaLauncher.child.pid}/cmdline`, 'utf8').split('\0')
+  t.ok(GC_FLAGS.every((f) => argv.includes(f)), `launched with Node 20's flags, the process runs with this runtime's (${GC_FLAGS.join(' ')})`)
+  const relaunched = viaLauncher.lines.find((l) => l.event === 'node_flags_relaunch')
+  if (differingGcFlags(gcFlagsFor('20.0.0')).length > 0) t.equal(relaunched?.how, 'execve', 'by replacing itself (same pid)')
+  else t.notOk(relaunched, 'no relaunch on Node 20')
+  viaLauncher.child.kill('SIGTERM')
+  t.equal(await viaLauncher.exited, 0)
+
+  // RCGW_NO_REEXEC=1: another runtime's values stay; the log says they are not the recommended ones.
+  const other = GC_FLAGS[0] === gcFlagsFor('20.0.0')[0] ? gcFlagsFor('24.0.0') : gcFlagsFor('20.0.0')
+  const kept = startProcess(t, ['start', '--config', cfg], { RCGW_NO_REEXEC: '1' }, other)
+  await kept.started
+  t.ok(other.every((f) => readFileSync(`/proc/${kept.child.pid}/cmdline`, 'utf8').split('\0').includes(f)), 'kept as given')
+  t.match(kept.lines.find((l) => l.event === 'node_flags_differ'), { recommended: [...GC_FLAGS] }, 'and logged as differing')
+  kept.child.kill('SIGTERM')
+  t.equal(await kept.exited, 0)
 })
 
 t.test('start: port in use exits 1 with a clear message', async (t) => {

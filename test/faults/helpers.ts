@@ -20,11 +20,13 @@ import { FrameDecoder, type FrameProtocolError } from '../../src/codec/index.js'
 import { tempDir } from '../helpers/tmp.js'
 import { writePki } from '../helpers/pki.js'
 import { normalize, type LogLine } from '../helpers/gateway.js'
+import { GC_FLAGS } from '../../src/cli/node-flags.js'
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 /** The built gateway (`npm run build`); RCGW_FAULT_MAIN points elsewhere, e.g. a private build of a working tree. */
 export const MAIN = process.env.RCGW_FAULT_MAIN ?? join(REPO, 'dist', 'cli', 'main.js')
-export const GC_FLAGS = ['--min-semi-space-size=16', '--max-semi-space-size=16']
+/** This runtime's GC flags (src/cli/node-flags.ts), so the gateway under test runs as launched (no relaunch). */
+export { GC_FLAGS }
 export const MiB = 1024 * 1024
 
 export type Doc = Record<string, unknown> & { clusters: Array<Record<string, unknown>> }
