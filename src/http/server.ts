@@ -4,10 +4,11 @@
  * proxy.ts). HTTP/1.1 only (ALPN `http/1.1`); no WebSocket; no client certificates (REST clients authenticate to
  * Elasticsearch itself with their Authorization header, which is forwarded untouched and never logged).
  *
- * Admission, as on the transport listener (issue #13): a plain TCP listener accepts, counts the connection against
- * `limits.max_connections` (this listener's own count) and `limits.max_connections_per_client_ip` (this listener's own
- * count, by the client address — the PROXY header's source when `rest.proxy_protocol` is on), reads the PROXY
- * header within `limits.handshake_timeout` when enabled, and only then hands the socket to the HTTPS server.
+ * Admission, as on the transport listener (issue #13), before TLS: the server counts an accepted connection against
+ * `limits.max_connections` (this listener's own count; Node's maxConnections), then onAccept reads the PROXY header
+ * within `limits.handshake_timeout` when `rest.proxy_protocol` is on, counts the connection against
+ * `limits.max_connections_per_client_ip` (this listener's own count, by the client address — the PROXY source when
+ * there is one), and only then lets Node's TLS layer start the handshake.
  * `clusters[].max_connections` bounds the REST connections routed to a cluster (counted at a connection's first
  * request to it, until it closes; the excess request is answered 503 and the connection closed).
  *
@@ -96,7 +97,8 @@ export class RestServer {
   private readonly counted = new WeakMap<TLSSocket, Set<string>>()
   private readonly proxy: RestProxy
   private readonly listenCfg: RestListenerConfig
-  private readonly limits: GatewayConfig['limits']
+  /** limits.* as of the last load (reloadable: the per-address cap applies to connections accepted afterwards). */
+  private limits: GatewayConfig['limits']
   private runtimes = new Map<string, Runtime>()
   private router: RestRouter<Runtime>
   private readonly unrouted: RestClusterMetrics
@@ -360,6 +362,7 @@ export class RestServer {
       this.tlsFp = tlsFp
     }
     const changes = this.buildRuntimes(next, false)
+    this.limits = next.limits
     const pp = next.rest?.proxyProtocol
     if (pp !== undefined && fingerprint(pp) !== fingerprint(this.proxyProtocol)) {
       this.proxyProtocol = pp
