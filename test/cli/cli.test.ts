@@ -57,6 +57,25 @@ function startProcess(t: Test, args: string[], env: NodeJS.ProcessEnv = {}, node
   return { child, started, exited, lines, stderr: () => stderr }
 }
 
+/** A config file for one cluster in front of an emulator backend (test PKI, no file watching); returns its path. */
+async function gatewayWithBackend(t: Test, admin: Record<string, unknown>): Promise<string> {
+  const be = await backend(t, 'cluster-a')
+  const dir = tempDir(t)
+  writePki(dir)
+  const cfg = join(dir, 'gateway.yml')
+  writeFileSync(
+    cfg,
+    stringify({
+      listen: { host: '127.0.0.1', port: 0 },
+      tls: { certificate: 'server.crt', key: 'server.key' },
+      admin,
+      reload: { watch: false },
+      clusters: [{ name: 'a', default: true, nodes: [`127.0.0.1:${be.port}`], backend_tls: { certificate_authorities: ['ca.crt'], server_name: 'node.internal' } }],
+    }),
+  )
+  return cfg
+}
+
 t.test('dist is built', async (t) => {
   t.ok(existsSync(cli), `${cli} exists (npm test runs the build first)`)
 })
@@ -162,20 +181,7 @@ t.test('start with auto_generate creates a dev CA, prints its fingerprint, serve
 })
 
 t.test('a plain `node dist/cli/main.js start` relaunches itself with the GC flags (issue #12)', async (t) => {
-  const be = await backend(t, 'cluster-a')
-  const dir = tempDir(t)
-  writePki(dir)
-  const cfg = join(dir, 'gateway.yml')
-  writeFileSync(
-    cfg,
-    stringify({
-      listen: { host: '127.0.0.1', port: 0 },
-      tls: { certificate: 'server.crt', key: 'server.key' },
-      admin: { host: '127.0.0.1', port: 0 },
-      reload: { watch: false },
-      clusters: [{ name: 'a', default: true, nodes: [`127.0.0.1:${be.port}`], backend_tls: { certificate_authorities: ['ca.crt'], server_name: 'node.internal' } }],
-    }),
-  )
+  const cfg = await gatewayWithBackend(t, { host: '127.0.0.1', port: 0 })
   const p = startProcess(t, ['start', '--config', cfg])
   const started = await p.started
   const relaunch = p.lines.find((l) => l.event === 'node_flags_relaunch')
@@ -233,20 +239,7 @@ t.test('the launch paths pass the V8 GC flags, and a process started with them d
   t.same(differingGcFlags([], n24), [], 'missing is not differing')
   t.same(withGcFlags(['--inspect', '--max_semi_space_size', '64', '--min-semi-space-size=16', '--trace-gc']), ['--inspect', '--trace-gc', ...GC_FLAGS], 'a relaunch replaces every spelling of them, keeping the other flags')
 
-  const be = await backend(t, 'cluster-a')
-  const dir = tempDir(t)
-  writePki(dir)
-  const cfg = join(dir, 'gateway.yml')
-  writeFileSync(
-    cfg,
-    stringify({
-      listen: { host: '127.0.0.1', port: 0 },
-      tls: { certificate: 'server.crt', key: 'server.key' },
-      admin: { enabled: false },
-      reload: { watch: false },
-      clusters: [{ name: 'a', default: true, nodes: [`127.0.0.1:${be.port}`], backend_tls: { verification_mode: 'none' } }],
-    }),
-  )
+  const cfg = await gatewayWithBackend(t, { enabled: false })
   const p = startProcess(t, ['start', '--config', cfg], {}, GC_FLAGS)
   await p.started
   t.notOk(p.lines.some((l) => l.event === 'node_flags_missing'), 'no warning')
