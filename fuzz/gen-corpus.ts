@@ -42,7 +42,6 @@ function put(target: string, name: string, bytes: Buffer, ctx?: PkiCtxJson): voi
 
 const V = 9250003
 const transport = vectors('transport') as { groups: Record<string, Array<{ name: string; hex: string }>> }
-const hexOf = (group: string, name: string): Buffer => Buffer.from(transport.groups[group]!.find((v) => v.name === name)!.hex, 'hex')
 
 const SIG_HEADER_SAMPLE = 'A'.repeat(120)
 const CREDS = encodeCredentialsHeader('VuaCfGcBCdbkQm-e5aOx', 'ui2lp2axTNmsyakw9tvNnw')

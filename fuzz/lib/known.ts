@@ -4,7 +4,6 @@
  * `knownFailing` (fuzz/regressions/*.json), so the suite stays green until the owner fixes the code. Remove an
  * entry together with the `knownFailing` fields when the fix lands: from then on the cases must pass.
  */
-import { describeError } from './target.js'
 
 export interface KnownFinding {
   readonly id: string

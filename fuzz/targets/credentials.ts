@@ -5,7 +5,7 @@
  * a result is a ParsedCredentials or a failure with a reason; the redacted form never contains a parsed secret.
  */
 import { parseCredentialsHeader, redactCredentialsHeader, redactedCredentials, ParsedCredentials } from '../../src/auth/credentials.js'
-import { invariant, latin1, type Target } from '../lib/target.js'
+import { invariant, type Target } from '../lib/target.js'
 
 const PREFIXES = ['ApiKey ', 'apikey ', 'APIKEY ', 'Apİkey ', 'Apıkey ', 'Api\u212aey ', 'ApiKey', 'Bearer ']
 

@@ -43,7 +43,6 @@ import {
   TAG,
   bitIsSet,
   children,
-  decodeBitString,
   decodeBoolean,
   decodeInteger,
   decodeOid,
@@ -55,7 +54,7 @@ import {
   type CertificateStructure,
   type Tlv,
 } from './der.js'
-import { DnError, namesEqual, parseName, subjectToJavaString, type DnOptions } from './dn.js'
+import { namesEqual, parseName, subjectToJavaString, type DnOptions } from './dn.js'
 
 export type ChainFailureReason =
   | 'untrusted'

@@ -4,34 +4,10 @@
  * stalled reader is in backpressure.test.ts.
  */
 import t from 'tap'
-import { backend, client, until, CREDENTIALS, SUBJECT_INFO } from '../gateway/fixtures.js'
-import { encodeFrame, encodeFrameHeader } from '../../src/codec/frame.js'
-import { Status } from '../../src/codec/constants.js'
-import type { TransportClient } from '../emulator/client.js'
-import { baseDoc, faultLink, maxRss, spawnGateway, stalled, sleep, MiB } from './helpers.js'
+import { backend, client, until } from '../gateway/fixtures.js'
+import { baseDoc, faultLink, spawnGateway, sleep, MiB, bigResponse, countBytes } from './helpers.js'
 
 const SEARCH = 'indices:data/read/search'
-const CHUNK = Buffer.alloc(64 * 1024, 0x61)
-
-/** A response frame of `size` body bytes as 64 KiB chunks that all share one buffer (the emulator holds no copy). */
-function bigResponse(requestId: bigint, version: number, size: number): Buffer[] {
-  const head = encodeFrameHeader({ requestId, status: Status.RESPONSE, version }, size).toBuffer()
-  const out = [head]
-  for (let left = size; left > 0; left -= CHUNK.length) out.push(left >= CHUNK.length ? CHUNK : CHUNK.subarray(0, left))
-  return out
-}
-
-/** Counts bytes arriving on the client socket (alongside the client's own decoder). */
-function countBytes(c: TransportClient): { readonly n: number } {
-  const box = { n: 0 }
-  c.socket.on('data', (b: Buffer) => void (box.n += b.length))
-  return box
-}
-
-/** A request frame sent outside the client's request/response matching (its response is "unsolicited": not buffered). */
-function rawRequest(c: TransportClient, requestId: bigint, body: Buffer): Buffer {
-  return encodeFrame({ requestId, status: 0, version: c.negotiatedVersion!, requestHeaders: { _cross_cluster_access_credentials: CREDENTIALS, _cross_cluster_access_subject_info: SUBJECT_INFO }, action: SEARCH, body })
-}
 
 t.test('1. backend killed mid-response: the client connection is closed, a new one is served, counters sane', async (t) => {
   const be = await backend(t, 'cluster-a', {

@@ -8,7 +8,7 @@
 import t from 'tap'
 import { backend, client, CREDENTIALS, SUBJECT_INFO } from '../gateway/fixtures.js'
 import { encodeFrame } from '../../src/codec/frame.js'
-import { baseDoc, maxRss, spawnGateway, stalled, tallyFrames, MiB } from './helpers.js'
+import { baseDoc, maxRss, spawnGateway, stalled, tallyFrames } from './helpers.js'
 import { until } from '../gateway/fixtures.js'
 
 const DENIED = 'indices:admin/delete'

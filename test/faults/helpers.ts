@@ -21,6 +21,10 @@ import { tempDir } from '../helpers/tmp.js'
 import { writePki } from '../helpers/pki.js'
 import { normalize, type LogLine } from '../helpers/gateway.js'
 import { GC_FLAGS } from '../../src/cli/node-flags.js'
+import { encodeFrame, encodeFrameHeader } from '../../src/codec/frame.js'
+import { Status } from '../../src/codec/constants.js'
+import type { TransportClient } from '../emulator/client.js'
+import { CREDENTIALS, SUBJECT_INFO } from '../gateway/fixtures.js'
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 /** The built gateway (`npm run build`); RCGW_FAULT_MAIN points elsewhere, e.g. a private build of a working tree. */
@@ -413,4 +417,34 @@ export function tallyFrames(socket: TLSSocket): FrameTally {
     decoder.push(c)
   })
   return tally
+}
+
+// ---- frames for the stream faults (backend.test.ts, backpressure.test.ts) ----------------------------------------
+
+/** 64 KiB of body bytes, shared by every chunk a stream fault writes (nothing is copied per chunk). */
+export const CHUNK = Buffer.alloc(64 * 1024, 0x61)
+
+/** A response frame of `size` body bytes as 64 KiB chunks that all share one buffer (the emulator holds no copy). */
+export function bigResponse(requestId: bigint, version: number, size: number): Buffer[] {
+  const head = encodeFrameHeader({ requestId, status: Status.RESPONSE, version }, size).toBuffer()
+  const out = [head]
+  for (let left = size; left > 0; left -= CHUNK.length) out.push(left >= CHUNK.length ? CHUNK : CHUNK.subarray(0, left))
+  return out
+}
+
+/** Counts bytes arriving on the client socket (alongside the client's own decoder). */
+export function countBytes(c: TransportClient): { readonly n: number } {
+  const box = { n: 0 }
+  c.socket.on('data', (b: Buffer) => void (box.n += b.length))
+  return box
+}
+
+/** The header of a search request of `size` body bytes (the body follows as raw chunks). */
+export function requestHeader(c: TransportClient, requestId: bigint, size: number): Buffer {
+  return encodeFrameHeader({ requestId, status: 0, version: c.negotiatedVersion!, requestHeaders: { _cross_cluster_access_credentials: CREDENTIALS, _cross_cluster_access_subject_info: SUBJECT_INFO }, action: 'indices:data/read/search' }, size).toBuffer()
+}
+
+/** A request frame sent outside the client's request/response matching (its response is "unsolicited": not buffered). */
+export function rawRequest(c: TransportClient, requestId: bigint, body: Buffer): Buffer {
+  return encodeFrame({ requestId, status: 0, version: c.negotiatedVersion!, requestHeaders: { _cross_cluster_access_credentials: CREDENTIALS, _cross_cluster_access_subject_info: SUBJECT_INFO }, action: 'indices:data/read/search', body })
 }

@@ -7,7 +7,6 @@ import { CpSet } from './charset.js'
 import { GC, LETTER_MASK, gcMask, type UnicodeTables } from './unicode.js'
 
 const r = (lo: number, hi: number): CpSet => CpSet.range(lo, hi)
-const chars = (s: string): CpSet => CpSet.of(...[...s].map((c) => c.codePointAt(0) as number))
 
 /** java.util.regex.ASCII ctype classes (ASCII.java ctype table). */
 export const ASCII = {
