@@ -6,7 +6,8 @@
  *   node bench/run.mjs --quick         smoke run (~1 min): 2 repetitions, short windows, 500 idle pairs
  *   node bench/run.mjs --profile       CPU-profile the gateway (node --cpu-prof) under W1 and W2, print the top costs
  *
- * Options: --only w1,w1half,w2,w3,scale,w4 (and w1signed: W1 with a signature header on every request, not in the
+ * Options: --only w1,w1half,w1hard,w2,w3,scale,w4 (w1hard: W1 with every request signed and one request in flight
+ *          per socket, the pattern of issue #14's independent harness; and w1signed: W1 with a signature header on every request, not in the
  *          default set; scale: W1 through the gateway with `workers: 1` and `workers: 2`, and HAProxy with nbthread 1
  *          and 2, every process free to use both cores)
  *          --modes direct,haproxy,gateway,gateway-plain (gateway: launched as npm start, with the V8 flags;
@@ -466,6 +467,14 @@ async function main() {
       results.w1signed = raw
       aggregate('w1signed', raw, { rps: (r) => r.rps, p50: (r) => r.latencyMs.p50, p99: (r) => r.latencyMs.p99, perCore: (r) => perCore(r.rps, r), syscalls: (r) => perUnit(r.rps, r) })
     }
+    if (workloads.includes('w1hard')) {
+      // The pattern of issue #14's independent harness: every request signed (≈2.7 KiB of thread-context headers
+      // per frame, as a 9.3 local cluster with signing configured sends them) and no pipelining (one request in
+      // flight per socket, so every request pays its own event-loop turn, TLS record and syscalls).
+      const raw = await series('W1 signed, depth 1', { workload: 'w1', ...P.w1, depth: 1, signedRequests: true }, (r) => r.rps)
+      results.w1hard = raw
+      aggregate('w1hard', raw, { rps: (r) => r.rps, p50: (r) => r.latencyMs.p50, p99: (r) => r.latencyMs.p99, perCore: (r) => perCore(r.rps, r), syscalls: (r) => perUnit(r.rps, r) })
+    }
     if (workloads.includes('w2')) {
       const raw = await series('W2 bulk (64 MiB responses)', { workload: 'w2', ...P.w2 }, (r) => r.mbps)
       results.w2 = raw
@@ -672,6 +681,7 @@ async function runProfile(ctx, P, startProxy, headersFile) {
     w1: { workload: 'w1', ...P.w1, warmupMs: 1000, measureMs: 8000 },
     w2: { workload: 'w2', ...P.w2, warmupMs: 1000, measureMs: 8000 },
     w3: { workload: 'w3', ...P.w3, warmupMs: 1000, measureMs: 8000 },
+    w1signed: { workload: 'w1', ...P.w1, signedRequests: true, warmupMs: 1000, measureMs: 8000 },
   }
   for (const [name, spec] of Object.entries(all).filter(([k]) => (opts.only ?? ['w1', 'w2']).includes(k))) {
     const dir = mkdtempSync(join(ctx.tmp, `prof-${name}-`))
@@ -697,7 +707,7 @@ async function runProfile(ctx, P, startProxy, headersFile) {
     copyFileSync(join(dir, file), dest)
     const s = summarizeProfile(JSON.parse(readFileSync(dest, 'utf8')), window)
     out[name] = { result, profile: dest, summary: s }
-    const rate = name === 'w1' ? `${fmtNum(result?.rps)} req/s` : name === 'w2' ? `${fmtNum(result?.mbps)} MB/s` : `${fmtNum(result?.cps)} conn/s`
+    const rate = name.startsWith('w1') ? `${fmtNum(result?.rps)} req/s` : name === 'w2' ? `${fmtNum(result?.mbps)} MB/s` : `${fmtNum(result?.cps)} conn/s`
     process.stdout.write(`\n=== gateway CPU profile under ${name.toUpperCase()} (${rate}) — ${dest}\n`)
     process.stdout.write(formatProfileSummary(s))
   }
@@ -811,6 +821,13 @@ function renderTable(meta, agg, ratios, targets, modes) {
   row('W1 signed requests: req/s', 'w1signed', 'rps')
   row('W1 signed requests: p99 ms', 'w1signed', 'p99', 2)
   cpuRow('W1 signed: CPU proxy / core 0', 'w1signed')
+  row('W1 signed: req/s per proxy CPU-second', 'w1signed', 'perCore')
+  row('W1 signed: proxy syscalls per request', 'w1signed', 'syscalls', 1)
+  row('W1 signed, depth 1: req/s', 'w1hard', 'rps')
+  row('W1 signed, depth 1: p99 ms', 'w1hard', 'p99', 2)
+  cpuRow('W1 signed, depth 1: CPU proxy / core 0', 'w1hard')
+  row('W1 signed, depth 1: req/s per proxy CPU-second', 'w1hard', 'perCore')
+  row('W1 signed, depth 1: proxy syscalls per request', 'w1hard', 'syscalls', 1)
   row('W2 MB/s (64 MiB responses)', 'w2', 'mbps')
   cpuRow('W2 CPU: proxy / core 0', 'w2')
   row('W2 MB/s per proxy CPU-second', 'w2', 'perCore')
