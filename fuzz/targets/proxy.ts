@@ -1,17 +1,17 @@
 /**
- * Target `proxy`: src/gateway/proxy-protocol.ts parseProxyHeader (PROXY protocol v1 and v2) on mutated headers.
+ * Target `proxy`: src/tls/proxy-protocol.ts parseProxyHeader (PROXY protocol v1 and v2) on mutated headers.
  * Invariants: never throws; `ok.length` ≤ PROXY_HEADER_MAX_LENGTH and ≤ the bytes given; `incomplete` only while
  * fewer than PROXY_HEADER_MAX_LENGTH bytes are given; prefix-stable: once a prefix parses `ok` with length L, any
  * longer prefix gives the same header and length, and a prefix that is `missing`/`malformed` stays so when longer
  * (the socket reader decides on what it has so far).
  */
 import { isDeepStrictEqual } from 'node:util'
-import { parseProxyHeader, PROXY_HEADER_MAX_LENGTH, PROXY_V2_SIGNATURE } from '../../src/gateway/proxy-protocol.js'
+import { parseProxyHeader, PROXY_HEADER_MAX_LENGTH, PROXY_V2_SIGNATURE } from '../../src/tls/proxy-protocol.js'
 import { invariant, latin1, type Target } from '../lib/target.js'
 
 export const proxyTarget: Target = {
   name: 'proxy',
-  description: 'src/gateway/proxy-protocol.ts parseProxyHeader (v1 text, v2 binary with TLVs)',
+  description: 'src/tls/proxy-protocol.ts parseProxyHeader (v1 text, v2 binary with TLVs)',
   maxLen: 4096,
   dict: [latin1('PROXY '), latin1('TCP4 '), latin1('TCP6 '), latin1('UNKNOWN'), latin1('\r\n'), latin1(' 65535'), latin1('::ffff:'), PROXY_V2_SIGNATURE, Buffer.from([0x21, 0x11]), Buffer.from([0x21, 0x21]), Buffer.from([0x20, 0x00]), Buffer.from([0x21, 0x31])],
   exec(input, aux) {

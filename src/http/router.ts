@@ -1,6 +1,6 @@
 /**
  * Request → cluster for the REST listener. The TLS server name decides first, exactly as on the transport
- * listener (src/gateway/router.ts: `server_names`, case-insensitive, trailing dot ignored, unknown name → the
+ * listener (src/tls/sni-router.ts: `server_names`, case-insensitive, trailing dot ignored, unknown name → the
  * default cluster); a client that sent no SNI (IP-literal URLs, some HTTP tools) is routed by the host of its
  * `Host` header instead; then the default cluster; otherwise the request is misdirected (421).
  *
@@ -11,7 +11,7 @@
  * Only clusters with `rest.nodes` can be targets; one without them answers 421 naming the cluster.
  */
 import type { ClusterConfig } from '../config/types.js'
-import { SniRouter } from '../gateway/router.js'
+import { SniRouter } from '../tls/sni-router.js'
 
 export type RouteResult<T> =
   | { readonly ok: true; readonly target: T; readonly by: 'sni' | 'host' | 'default' }

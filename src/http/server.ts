@@ -36,7 +36,7 @@ import { ClusterUpstream, DEFAULT_DOWN_MS } from './upstream.js'
 import { RestProxy, stripHopByHop, stripRequestOnly, type Exchange, type RestClusterRuntime } from './proxy.js'
 import { rawErrorResponse, sendError, type RestErrorType, type UpstreamFailure } from './errors.js'
 import { AddressCounter, trustList } from '../tls/admission.js'
-import { readProxyHeader, type ProxyReadOutcome } from '../gateway/proxy-protocol.js'
+import { readProxyHeader, type ProxyReadOutcome } from '../tls/proxy-protocol.js'
 
 export interface RestServerOptions {
   /** How long a node whose connect failed is skipped (default 5 s). */

@@ -15,7 +15,7 @@ import {
   PROXY_V2_MAX_LENGTH,
   PROXY_V2_SIGNATURE,
   type ProxyParseResult,
-} from '../../src/gateway/proxy-protocol.js'
+} from '../../src/tls/proxy-protocol.js'
 import { FrameDecoder, HANDSHAKE_V9, encodeFrame, encodeTcpHandshakeRequest, parseTcpHandshakeResponseBody, type DecodedHeader } from '../../src/codec/index.js'
 import { startGateway, type StartedGateway } from '../helpers/gateway.js'
 import { backend, client, until, CREDENTIALS, SUBJECT_INFO } from '../gateway/fixtures.js'
