@@ -17,7 +17,7 @@
 import { isIP } from 'node:net'
 import { pino, type Logger as PinoLogger, type DestinationStream, type LoggerOptions } from 'pino'
 import { ecsFormat } from '@elastic/ecs-pino-format'
-import { VERSION } from './admin/build.js'
+import { VERSION } from './config/build.js'
 
 export type Logger = PinoLogger
 

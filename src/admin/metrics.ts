@@ -10,7 +10,7 @@
  */
 import client from 'prom-client'
 import { defaultAllowedActions } from '../auth/actions.js'
-import { VERSION } from './build.js'
+import { VERSION } from '../config/build.js'
 import { CellCounter, CellHistogram, type CounterCell, type HistogramCell } from './cells.js'
 
 export const TLS_FAILURE_REASONS = ['no_cert', 'untrusted', 'expired', 'protocol', 'timeout', 'not_tls', 'unknown_sni'] as const

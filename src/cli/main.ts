@@ -18,7 +18,7 @@ import { loadConfigFile, ConfigError, type ResolvedRaw, type LoadOptions } from 
 import type { GatewayConfig } from '../config/types.js'
 import { ensureDevCertificates } from '../tls/devcerts.js'
 import { createLogger, resolveLogLevel, LogLevelError } from '../log.js'
-import { VERSION } from '../admin/build.js'
+import { VERSION } from '../config/build.js'
 import { Gateway } from '../gateway/gateway.js'
 import { formatByteSize, formatDuration } from '../config/units.js'
 import { certsCommand } from './certs.js'

@@ -12,7 +12,7 @@ import {
   CONNECTION_DURATION_BUCKETS,
   OTHER_ACTION,
 } from '../../src/admin/metrics.js'
-import { VERSION } from '../../src/admin/build.js'
+import { VERSION } from '../../src/config/build.js'
 
 type Kind = 'counter' | 'gauge' | 'histogram'
 

@@ -20,7 +20,7 @@ import {
   silentLogger,
   type Logger,
 } from '../../src/log.js'
-import { VERSION } from '../../src/admin/build.js'
+import { VERSION } from '../../src/config/build.js'
 
 type Line = Record<string, unknown>
 

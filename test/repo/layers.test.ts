@@ -11,15 +11,14 @@ import { fileURLToPath } from 'node:url'
 
 const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src')
 
-/** Lower imports nothing of higher. src/log.ts (the top-level shared logger) counts as `log`. */
-const RANK: Record<string, number> = { config: 0, log: 0, tls: 1, codec: 2, auth: 3, admin: 4, upstream: 5, http: 6, gateway: 7, cli: 8 }
+/** Lower imports nothing of higher. src/log.ts (the top-level shared logger) counts as `log`, just above config. */
+const RANK: Record<string, number> = { config: 0, log: 0.5, tls: 1, codec: 2, auth: 3, admin: 4, upstream: 5, http: 6, gateway: 7, cli: 8 }
 
 /** Upward imports that exist, each with its reason; to be removed by issue #15 (then delete the entry). */
 const KNOWN_UPWARD: Record<string, string> = {
   'config -> auth': 'config validation compiles certificate_identity / filter subjects with auth/jregex',
   'auth -> admin': 'auth/factory.ts takes GatewayMetrics (a type) to count lookups',
   'auth -> gateway': 'the RequestPolicy interface and allowAll live in gateway/policy.ts',
-  'log -> admin': 'src/log.ts stamps service.version from admin/build.ts',
 }
 
 function files(dir: string): string[] {

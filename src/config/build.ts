@@ -1,6 +1,6 @@
 /**
  * Build information for `rcgw_build_info` and the `service.version` log field, read from package.json so the
- * number is never maintained twice. Both src/admin/build.ts and dist/admin/build.js sit two levels below the
+ * number is never maintained twice. Both src/config/build.ts and dist/config/build.js sit two levels below the
  * package root, and package.json always ships with the package.
  */
 import { readFileSync } from 'node:fs'
