@@ -290,18 +290,10 @@ export class RestServer {
     return true
   }
 
-  /** The client address a PROXY header named for this connection, or null. */
-  private proxiedSource(s: TLSSocket): string | null {
+  /** The client of a request's connection as admitted (the PROXY source when there was one). */
+  private peerOf(s: TLSSocket): Peer | undefined {
     const raw = (s as TLSSocket & { _parent?: Socket })._parent
-    const p = raw !== undefined ? this.peers.get(raw) : undefined
-    return p !== undefined && p.proxiedBy !== null ? p.address : null
-  }
-
-  /** The client of a request's connection (PROXY source when there was one). */
-  private clientOf(s: TLSSocket): string {
-    const raw = (s as TLSSocket & { _parent?: Socket })._parent
-    const p = raw !== undefined ? this.peers.get(raw) : undefined
-    return p !== undefined ? formatPeer(p.address, p.port) : formatPeer(s.remoteAddress, s.remotePort)
+    return raw !== undefined ? this.peers.get(raw) : undefined
   }
 
   /**
@@ -379,7 +371,8 @@ export class RestServer {
     const t0 = performance.now()
     const socket = req.socket as TLSSocket
     const servername = typeof socket.servername === 'string' ? socket.servername : null
-    const client = this.clientOf(socket)
+    const peer = this.peerOf(socket)
+    const client = peer !== undefined ? formatPeer(peer.address, peer.port) : formatPeer(socket.remoteAddress, socket.remotePort)
     const route = this.router.route(servername, req.headers.host)
     if (!route.ok) {
       res.once('close', () => {
@@ -413,7 +406,7 @@ export class RestServer {
       node: cluster.upstream.pick(),
       attempts: 1,
       xff: req.headers['x-forwarded-for'],
-      proxiedFor: this.proxiedSource(socket),
+      proxiedFor: peer !== undefined && peer.proxiedBy !== null ? peer.address : null,
       cutByUpstream: false,
     }
     res.once('close', () => {
